@@ -1,0 +1,225 @@
+"""The `distill` command: thin verbs over the library. Errors become one line and an exit code.
+
+Exit codes: 0 success; 1 partial (some samples ended in error); 2 config or input error;
+3 teacher fatal (bad key, no balance); 4 locked; 70 internal error; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from distill import __version__
+from distill.config import Config, config_to_dict, load_config
+from distill.errors import DistillError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 70, 130
+
+log = logging.getLogger("distill")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx2", "httpcore", "openai", "anthropic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        code: int = args.func(args)
+        return code
+    except DistillError as exc:
+        sys.stderr.write(f"distill: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("distill: interrupted; completed requests are cached, run again to resume\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(
+            f"distill: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)\n"
+        )
+        return EXIT_INTERNAL
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="distill",
+        description="Harvest reasoning traces from a teacher model, grade them, export SFT data.",
+    )
+    parser.add_argument("--version", action="version", version=f"distill {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", default="distill.toml", help="config file (TOML or JSON)")
+    common.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override any config value, e.g. --set teachers.r1.samples_per_task=4 (repeatable)",
+    )
+    common.add_argument("--output-dir", help="override output_dir")
+    common.add_argument("--quiet", action="store_true", help="no progress or tables (for cron)")
+    common.add_argument("--debug", action="store_true", help="verbose logs and tracebacks")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    harvest = sub.add_parser("harvest", parents=[common], help="send task prompts to the teachers")
+    _harvest_flags(harvest)
+    harvest.set_defaults(func=_cmd_harvest)
+
+    grade = sub.add_parser("grade", parents=[common], help="grade harvested samples")
+    _grade_flags(grade)
+    grade.set_defaults(func=_cmd_grade)
+
+    export = sub.add_parser("export", parents=[common], help="write train/val splits")
+    _export_flags(export)
+    export.set_defaults(func=_cmd_export)
+
+    run = sub.add_parser("run", parents=[common], help="harvest, grade and export (for cron)")
+    _harvest_flags(run)
+    _grade_flags(run)
+    _export_flags(run)
+    run.set_defaults(func=_cmd_run)
+
+    from distill.sim import add_sim_arguments, run_sim_from_args
+
+    sim = sub.add_parser(
+        "teacher-sim",
+        help="run the local teacher SIMULATOR (for demos, tests, benchmarks; not a model)",
+        description="A local SIMULATOR of a teacher API (OpenAI chat completions with "
+        "DeepSeek-style reasoning_content, and Anthropic Messages with thinking blocks), for "
+        "demos, tests and benchmarks. It is not a model: it answers bundled example tasks "
+        "correctly with probability p and plausibly wrong otherwise.",
+    )
+    sim.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    sim.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    add_sim_arguments(sim)
+    sim.set_defaults(func=run_sim_from_args)
+
+    prompts = sub.add_parser("prompts", help="the prompt library")
+    prompts.add_argument("action", choices=["list"])
+    prompts.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
+    prompts.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    prompts.set_defaults(func=_cmd_prompts)
+    return parser
+
+
+def _harvest_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--refresh", action="store_true", help="ignore the cache and ask again (pays again)")
+    p.add_argument("--max-cost", type=float, metavar="USD", help="stop sending new requests at this spend")
+
+
+def _grade_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--regrade", action="store_true", help="ignore cached verdicts")
+
+
+def _export_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--correct-only", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep only samples whose verdict is pass (default from config: on)")
+    p.add_argument("--val-fraction", type=float, help="fraction of tasks held out for validation")
+    p.add_argument("--seed", type=int, help="export seed (split)")
+    p.add_argument("--out-file-stem", help="write STEM_train.jsonl and STEM_val.jsonl")
+
+
+def _load(args: argparse.Namespace) -> Config:
+    overrides = list(args.overrides)
+    flag_keys = {
+        "output_dir": "output_dir",
+        "max_cost": "harvest.max_cost_usd",
+        "correct_only": "export.correct_only",
+        "val_fraction": "export.val_fraction",
+        "seed": "export.seed",
+        "out_file_stem": "export.out_file_stem",
+    }
+    for attr, key in flag_keys.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value)}")
+    for attr, key in (("refresh", "harvest.refresh"), ("regrade", "grade.regrade")):
+        if getattr(args, attr, False):
+            overrides.append(f"{key}=true")
+    config = load_config(args.config, overrides)
+    _save_resolved(config)
+    return config
+
+
+def _save_resolved(config: Config) -> None:
+    """The resolved config beside the outputs (it holds env-var names, never key values)."""
+    from distill.jsonl import write_text_atomic
+
+    text = json.dumps(config_to_dict(config), indent=2, sort_keys=True) + "\n"
+    write_text_atomic(config.out / "config.resolved.json", text)
+
+
+def _cmd_harvest(args: argparse.Namespace) -> int:
+    from distill import console
+    from distill.harvest import run_harvest
+
+    config = _load(args)
+    with console.harvest_progress(not args.quiet) as progress:
+        result = run_harvest(config, progress)
+    if not args.quiet:
+        console.out.print(console.harvest_table(result))
+    return _harvest_exit(result)
+
+
+def _harvest_exit(result: object) -> int:
+    from distill.errors import TeacherFatalError
+    from distill.harvest import HarvestResult
+
+    assert isinstance(result, HarvestResult)
+    if result.fatal:
+        raise TeacherFatalError("; ".join(result.fatal.values()))
+    return EXIT_PARTIAL if result.stats.errors else EXIT_OK
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from distill import console
+    from distill.grade import run_grade
+
+    result = run_grade(_load(args))
+    if not args.quiet:
+        console.out.print(console.grade_table(result))
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from distill import console
+    from distill.export import run_export
+
+    result = run_export(_load(args))
+    if not args.quiet:
+        console.out.print(console.export_table(result))
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from distill import console
+    from distill.pipeline import run_pipeline
+
+    config = _load(args)
+    with console.harvest_progress(not args.quiet) as progress:
+        result = run_pipeline(config, progress)
+    if not args.quiet:
+        console.out.print(console.harvest_table(result.harvest))
+        console.out.print(console.grade_table(result.grade))
+        console.out.print(console.export_table(result.export))
+    return _harvest_exit(result.harvest)
+
+
+def _cmd_prompts(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from distill import console
+    from distill.prompts import PromptLibrary
+
+    table = Table(title="prompt library")
+    for column in ("role", "id", "kind", "description"):
+        table.add_column(column)
+    for template in PromptLibrary.load().all():
+        table.add_row(template.role, template.id, template.kind, template.description)
+    console.out.print(table)
+    return EXIT_OK

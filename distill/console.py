@@ -1,0 +1,91 @@
+"""Terminal output: progress and summary tables (rich). The only module that draws on screens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from distill.export import ExportResult
+from distill.grade import GradeResult
+from distill.harvest import HarvestResult, HarvestStats
+from distill.harvest.runner import ProgressFn
+
+out = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def harvest_progress(enabled: bool) -> Iterator[ProgressFn | None]:
+    """A live bar: done/total, requests/s, tokens, spend, errors. Redrawn at most 5 times/s."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("harvest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[line]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("harvest", total=None, line="")
+        last = 0.0
+
+        def update(stats: HarvestStats) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last < 0.2 and stats.done < stats.to_send:
+                return
+            last = now
+            rate = stats.done / max(now - stats.started_at, 1e-9)
+            line = (
+                f"{rate:.0f} req/s  {stats.completion_tokens:,} out tok  ${stats.cost_usd:.4f}"
+                f"  retries {stats.retries}  errors {stats.errors}"
+            )
+            bar.update(task, total=stats.to_send, completed=stats.done, line=line)
+
+        yield update
+
+
+def harvest_table(result: HarvestResult) -> Table:
+    s = result.stats
+    table = Table(title="harvest", show_header=False)
+    for label, value in (
+        ("requests planned", f"{s.planned:,}"),
+        ("from cache", f"{s.cached:,}"),
+        ("sent", f"{s.to_send:,} ({s.attempts:,} attempts, {s.retries:,} retries, {s.rate_limited:,} rate-limited)"),
+        ("ok / errors", f"{s.ok:,} / {s.errors:,}"),
+        ("tokens in / out", f"{s.prompt_tokens:,} / {s.completion_tokens:,}"),
+        ("spend this run", f"${s.cost_usd:.4f}"),
+        ("samples written", f"{result.written:,} → {result.samples_path}"),
+    ):
+        table.add_row(label, value)
+    for kind, n in sorted(s.errors_by_kind.items()):
+        table.add_row(f"error: {kind}", f"{n:,}")
+    for teacher, message in result.fatal.items():
+        table.add_row(f"stopped: {teacher}", message)
+    return table
+
+
+def grade_table(result: GradeResult) -> Table:
+    table = Table(title=f"grade ({result.total:,} samples, {result.cached:,} verdicts from cache)")
+    for column in ("grader", "status", "reason", "count"):
+        table.add_column(column, justify="right" if column == "count" else "left")
+    for (grader, status, reason), n in sorted(result.counts.items()):
+        table.add_row(grader, status, reason, f"{n:,}")
+    return table
+
+
+def export_table(result: ExportResult) -> Table:
+    table = Table(title="export", show_header=False)
+    table.add_row("train rows", f"{result.train_rows:,} → {result.train_path}")
+    table.add_row("val rows", f"{result.val_rows:,} → {result.val_path}")
+    for reason, n in sorted(result.dropped.items()):
+        table.add_row(f"dropped: {reason}", f"{n:,}")
+    table.add_row("manifest", str(result.manifest_path))
+    return table

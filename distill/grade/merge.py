@@ -1,0 +1,61 @@
+"""Merge-conflict resolutions: compare the answer's code block with the committed resolution.
+
+Classes: exact, whitespace (equal after collapsing whitespace), abstained (the conflict returned
+unchanged), markers_left, incorrect, no_block. Which classes pass is configurable
+(`pass_classes`); the default passes exact and whitespace. Issue 4 adds comment-aware matching.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from distill.records import Sample, Task, Verdict
+
+NAME = "merge"
+VERSION = "1"
+
+_FENCE = re.compile(r"^```[^\n`]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+_MARKERS = re.compile(r"^(<{7}|\|{7}|={7}|>{7})(\s|$)", re.MULTILINE)
+
+
+def last_code_block(text: str) -> str | None:
+    blocks = _FENCE.findall(text)
+    return blocks[-1] if blocks else None
+
+
+def _lines(text: str) -> str:
+    rows = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    return "\n".join(rows).strip("\n")
+
+
+def classify(answer: str, resolution: str, conflict: str) -> str:
+    if _lines(answer) == _lines(resolution):
+        return "exact"
+    if re.sub(r"\s+", "", answer) == re.sub(r"\s+", "", resolution):
+        return "whitespace"
+    if conflict and _lines(answer) == _lines(conflict):
+        return "abstained"
+    if _MARKERS.search(answer):
+        return "markers_left"
+    return "incorrect"
+
+
+def grade(task: Task, sample: Sample, options: dict[str, Any]) -> Verdict:
+    resolution = task.reference.get("resolution")
+    if not isinstance(resolution, str) or not resolution.strip():
+        return Verdict(NAME, VERSION, "ungradeable", reason="no_reference_resolution")
+    block = last_code_block(sample.content)
+    if block is None:
+        return Verdict(NAME, VERSION, "fail", reason="no_block")
+    verdict_class = classify(block, resolution, str(task.reference.get("conflict") or task.prompt or ""))
+    passing = set(options.get("pass_classes", ("exact", "whitespace")))
+    status = "pass" if verdict_class in passing else "fail"
+    return Verdict(
+        NAME,
+        VERSION,
+        status,
+        score=1.0 if status == "pass" else 0.0,
+        reason=verdict_class,
+        details={"class": verdict_class, "pass_classes": sorted(passing)},
+    )

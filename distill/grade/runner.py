@@ -1,0 +1,148 @@
+"""run_grade: attach a verdict to every sample; cached, in worker processes, never a crash.
+
+A verdict is cached under (the graded part of the sample, the task reference, grader name and
+version, grader options), so regrading unchanged samples is a cache read. A grader that raises
+gives an `error` verdict (the harness failed), never a `fail` (the answer is wrong).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+from distill.config import Config
+from distill.errors import ConfigError, InputError
+from distill.grade.registry import GRADERS, Grader
+from distill.jsonl import write_jsonl_atomic
+from distill.keys import content_hash
+from distill.records import Sample, Task, Verdict, iter_samples
+from distill.tasks import load_tasks
+
+PARALLEL_FROM = 256  # below this many new verdicts, worker start-up costs more than it saves
+
+
+@dataclass
+class GradeResult:
+    graded_path: Path
+    total: int = 0
+    cached: int = 0
+    counts: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # grader, status, reason
+
+    def by_status(self) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for (_, status, _), n in self.counts.items():
+            out[status] += n
+        return out
+
+
+def run_grade(config: Config) -> GradeResult:
+    samples_path = config.out / "samples.jsonl"
+    if not samples_path.exists():
+        raise InputError(f"{samples_path}: no samples yet; run `distill harvest -c {config.source}` first")
+    tasks = {t.id: t for t in load_tasks(config)}
+    graders = _graders_for(config)
+    cache = diskcache.Cache(str(config.cache / "grade"), eviction_policy="none", size_limit=2**62)
+    result = GradeResult(config.out / "graded.jsonl")
+    try:
+        samples = list(iter_samples(samples_path))
+        verdicts: list[Verdict | None] = []
+        jobs: list[tuple[int, str, Grader, Task, Sample]] = []
+        for i, sample in enumerate(samples):
+            verdict, job = _precheck(sample, tasks, graders)
+            if job is not None:
+                grader, task = job
+                key = _verdict_key(sample, task, grader, config)
+                hit = None if config.grade.regrade else cache.get(key)
+                if isinstance(hit, dict):
+                    verdict = Verdict(**hit)
+                    result.cached += 1
+                else:
+                    jobs.append((i, key, grader, task, sample))
+            verdicts.append(verdict)
+        for (i, key, *_), verdict in zip(jobs, _grade_all(jobs, config), strict=True):
+            verdicts[i] = verdict
+            if verdict.status != "error":  # a harness failure is retried next time
+                cache.set(key, verdict.to_dict())
+        rows = []
+        for sample, verdict in zip(samples, verdicts, strict=True):
+            assert verdict is not None
+            result.counts[(verdict.grader, verdict.status, verdict.reason)] += 1
+            row = sample.to_dict()
+            row["verdict"] = verdict.to_dict()
+            rows.append(row)
+        result.total = write_jsonl_atomic(result.graded_path, rows)
+    finally:
+        cache.close()
+    return result
+
+
+def _graders_for(config: Config) -> dict[str, Grader]:
+    graders = {}
+    for kind, name in config.grade.graders.items():
+        if name not in GRADERS:
+            known = ", ".join(sorted(GRADERS))
+            raise ConfigError(f"{config.source}: grade.graders.{kind} = {name!r} is not a grader; known: {known}")
+        graders[kind] = GRADERS[name]
+    return graders
+
+
+def _precheck(
+    sample: Sample, tasks: dict[str, Task], graders: dict[str, Grader]
+) -> tuple[Verdict | None, tuple[Grader, Task] | None]:
+    """Verdicts that need no grader: harvest errors, unknown tasks, truncated or empty answers."""
+    task = tasks.get(sample.task_id)
+    name = graders[task.kind].name if task and task.kind in graders else "none"
+    version = graders[task.kind].version if task and task.kind in graders else "0"
+    if sample.status != "ok":
+        return Verdict(name, version, "ungradeable", reason="harvest_error"), None
+    if task is None:
+        return Verdict(name, version, "ungradeable", reason="unknown_task"), None
+    if task.kind not in graders:
+        return Verdict(name, version, "ungradeable", reason=f"no_grader_for_{task.kind}"), None
+    if sample.finish_reason == "length":
+        return Verdict(name, version, "fail", reason="truncated"), None
+    if not sample.content.strip():
+        return Verdict(name, version, "fail", reason="empty_answer"), None
+    return None, (graders[task.kind], task)
+
+
+def _verdict_key(sample: Sample, task: Task, grader: Grader, config: Config) -> str:
+    return content_hash(
+        {
+            "answer": [sample.content, sample.finish_reason],
+            "reference": task.reference,
+            "kind": task.kind,
+            "grader": [grader.name, grader.version],
+            "options": _options(config, grader),
+        }
+    )
+
+
+def _options(config: Config, grader: Grader) -> dict[str, Any]:
+    return {}
+
+
+def _grade_one(job: tuple[Grader, Task, Sample, dict[str, Any]]) -> Verdict:
+    grader, task, sample, options = job
+    try:
+        return grader.fn(task, sample, options)
+    except Exception as exc:  # a grader bug is the harness failing, not the answer
+        return Verdict(
+            grader.name, grader.version, "error", reason="grader_crashed",
+            details={"error": f"{type(exc).__name__}: {exc}"[:500]},
+        )
+
+
+def _grade_all(jobs: list[tuple[int, str, Grader, Task, Sample]], config: Config) -> list[Verdict]:
+    work = [(g, t, s, _options(config, g)) for _, _, g, t, s in jobs]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(work) < PARALLEL_FROM or workers < 2:
+        return [_grade_one(item) for item in work]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_grade_one, work, chunksize=64))

@@ -1,0 +1,118 @@
+"""The Provider protocol and what every provider shares: the result type and SDK error mapping.
+
+Providers are built on the official SDKs with `max_retries=0`: retries live in one place (the
+harvest runner, with tenacity) and rate limits in another (limits.py). SDK errors are translated
+here into distill's own tree, with the API key scrubbed from every message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from distill.config import TeacherConfig
+from distill.errors import (
+    ProviderError,
+    RateLimitedError,
+    RequestRejectedError,
+    TeacherFatalError,
+    TransientError,
+)
+from distill.records import Usage
+
+SAMPLE_INDEX_HEADER = "x-distill-sample-index"
+TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+FATAL_HINTS = {
+    401: "the API key was rejected: check the key in ${env}",
+    402: "the account has no balance left: top it up, then run again",
+    403: "the key is not allowed to use this model or endpoint: check its permissions",
+}
+
+
+@dataclass(frozen=True)
+class Completion:
+    model: str
+    reasoning: str
+    reasoning_kind: str
+    content: str
+    finish_reason: str
+    usage: Usage
+    headers: Mapping[str, str]
+
+
+class Provider(Protocol):
+    provider_name: str
+    base_url: str
+
+    def request_params(self, sample_index: int) -> dict[str, Any]:
+        """The body parameters besides model and messages: what goes into the request key."""
+        ...
+
+    async def complete(
+        self, messages: list[dict[str, Any]], params: dict[str, Any], sample_index: int
+    ) -> Completion: ...
+
+    async def aclose(self) -> None: ...
+
+
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def parse_json_body(raw: bytes, teacher: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise TransientError(f"teacher {teacher!r} sent a malformed JSON body") from None
+    if not isinstance(data, dict):
+        raise TransientError(f"teacher {teacher!r} sent JSON that is not an object")
+    return data
+
+
+def translate_sdk_error(exc: Exception, teacher: TeacherConfig, name: str, secret: str) -> ProviderError:
+    """Map an openai/anthropic SDK exception (their trees are parallel) to distill's."""
+    status = getattr(exc, "status_code", None)
+    message = redact(_short_message(exc), secret)
+    if status is None:
+        kind = type(exc).__name__
+        if "Timeout" in kind:
+            return TransientError(f"teacher {name!r}: request timed out")
+        if "Connection" in kind:
+            return TransientError(f"teacher {name!r}: connection failed ({message})")
+        return TransientError(f"teacher {name!r}: bad response ({kind}: {message})")
+    if status in FATAL_HINTS:
+        hint = FATAL_HINTS[status].replace("{env}", teacher.api_key_env or "the key variable")
+        raise TeacherFatalError(f"teacher {name!r} ({teacher.base_url or teacher.provider}): HTTP {status}: {hint}")
+    if status == 429:
+        return RateLimitedError(
+            f"teacher {name!r}: rate limited (429)", retry_after=_retry_after(exc)
+        )
+    if status in TRANSIENT_STATUSES or status >= 500:
+        return TransientError(f"teacher {name!r}: HTTP {status}: {message}", status)
+    return RequestRejectedError(f"teacher {name!r}: HTTP {status}: {message}", status)
+
+
+def _short_message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])[:300]
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(header)
+        if value:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    return None
