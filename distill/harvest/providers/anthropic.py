@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anthropic
 import httpx2
 
 from distill.config import TeacherConfig
@@ -47,6 +46,9 @@ class AnthropicProvider:
         self.teacher = teacher
         self.base_url = teacher.base_url or "https://api.anthropic.com"
         self._secret = api_key
+        import anthropic  # the SDK takes ~2 s to import: only when this teacher is used
+
+        self._sdk = anthropic
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key or "not-needed",
             base_url=self.base_url.removesuffix("/v1"),
@@ -70,12 +72,12 @@ class AnthropicProvider:
                 model=self.teacher.model,
                 max_tokens=max_tokens,
                 messages=turns,  # type: ignore[arg-type]
-                system=system or anthropic.NOT_GIVEN,
+                system=system or self._sdk.NOT_GIVEN,
                 extra_body=body or None,
                 extra_headers={SAMPLE_INDEX_HEADER: str(sample_index)},
             )
-            content = raw.content
-        except anthropic.AnthropicError as exc:
+            content = await raw.read()
+        except self._sdk.AnthropicError as exc:
             raise translate_sdk_error(exc, self.teacher, self.name, self._secret) from None
         except httpx2.HTTPError as exc:
             raise translate_sdk_error(exc, self.teacher, self.name, self._secret) from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
-import openai
 
 from distill.config import TeacherConfig
 from distill.harvest.providers.base import (
@@ -45,6 +44,9 @@ class OpenAICompatProvider:
         self.teacher = teacher
         self.base_url = teacher.base_url or "https://api.openai.com/v1"
         self._secret = api_key
+        import openai  # imported only when a teacher of this kind is used
+
+        self._sdk = openai
         self._client = openai.AsyncOpenAI(
             api_key=api_key or "not-needed",
             base_url=self.base_url,
@@ -70,7 +72,7 @@ class OpenAICompatProvider:
                 **known,
             )
             body = raw.content
-        except openai.OpenAIError as exc:
+        except self._sdk.OpenAIError as exc:
             raise translate_sdk_error(exc, self.teacher, self.name, self._secret) from None
         except httpx2.HTTPError as exc:
             raise translate_sdk_error(exc, self.teacher, self.name, self._secret) from None

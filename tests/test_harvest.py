@@ -1,0 +1,155 @@
+"""The harvester against the simulator over real HTTP: wire formats, faults, limits, fatal errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import read_jsonl, run_cli, sim_stats, write_config
+from distill.config import load_config
+from distill.harvest import run_harvest
+from distill.sim import SimConfig, running_sim
+
+
+def _teacher(base_url: str, model: str, provider: str = "openai_compat", extra: str = "") -> str:
+    defaults = "" if "samples_per_task" in extra else "samples_per_task = 1\n"
+    defaults += "" if "timeout_s" in extra else "timeout_s = 5\n"
+    return f"""
+[teachers.t]
+provider = "{provider}"
+model = "{model}"
+base_url = "{base_url}"
+{defaults}{extra}
+[teachers.t.limits]
+max_in_flight = 8
+"""
+
+
+@pytest.mark.parametrize("model", ["sim-r1", "sim-vllm", "sim-think", "sim-think-noopen"])
+def test_reasoning_is_captured_from_every_field(tmp_path: Path, model: str) -> None:
+    with running_sim(SimConfig(p_correct=1.0)) as url:
+        config = load_config(write_config(tmp_path, url, teacher=_teacher(url, model)))
+        result = run_harvest(config)
+    rows = read_jsonl(result.samples_path)
+    assert len(rows) == 28 and all(r["status"] == "ok" for r in rows)
+    for row in rows:
+        assert row["reasoning_kind"] == "raw" and len(row["reasoning"]) > 50
+        assert "<think>" not in row["content"] and "</think>" not in row["content"]
+        assert row["usage"]["completion_tokens"] > 0
+    math = [r for r in rows if r["task_id"].startswith("math-")]
+    assert all("\\boxed{" in r["content"] for r in math)
+
+
+def test_plain_model_has_no_reasoning(tmp_path: Path) -> None:
+    with running_sim(SimConfig()) as url:
+        config = load_config(write_config(tmp_path, url, teacher=_teacher(url, "sim-plain")))
+        rows = read_jsonl(run_harvest(config).samples_path)
+    assert {r["reasoning_kind"] for r in rows} == {"none"}
+
+
+@pytest.mark.parametrize(("model", "kind"), [("sim-claude", "summarized"), ("sim-claude-redacted", "redacted")])
+def test_anthropic_thinking_blocks(tmp_path: Path, model: str, kind: str) -> None:
+    extra = "max_tokens = 4096\nthinking_budget = 2048\n"
+    with running_sim(SimConfig(p_correct=1.0)) as url:
+        teacher = _teacher(url, model, provider="anthropic", extra=extra)
+        config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=teacher))
+        rows = read_jsonl(run_harvest(config).samples_path)
+        assert sim_stats(url)["by_endpoint"] == {"/v1/messages": 12}
+    assert {r["reasoning_kind"] for r in rows} == {kind}
+    assert all("\\boxed{" in r["content"] for r in rows)
+
+
+def test_length_limit_marks_the_sample_truncated(tmp_path: Path) -> None:
+    with running_sim(SimConfig()) as url:
+        teacher = _teacher(url, "sim-r1", extra="max_tokens = 20\n")
+        config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=teacher))
+        rows = read_jsonl(run_harvest(config).samples_path)
+    assert {r["finish_reason"] for r in rows} == {"length"}
+
+
+def test_server_faults_are_retried_until_every_sample_is_ok(tmp_path: Path) -> None:
+    faults = SimConfig(
+        fault_5xx=0.2, fault_malformed=0.05, fault_truncated=0.05, fault_drop=0.05,
+        fault_stall=0.02, stall_s=3.0, seed=3,
+    )
+    with running_sim(faults) as url:
+        teacher = _teacher(url, "sim-r1", extra="samples_per_task = 3\ntimeout_s = 0.5\n")
+        config = load_config(write_config(tmp_path, url, teacher=teacher))
+        result = run_harvest(config)
+        stats = sim_stats(url)
+    rows = read_jsonl(result.samples_path)
+    assert len(rows) == 84 and all(r["status"] == "ok" for r in rows)
+    assert result.stats.retries > 0
+    assert stats["duplicate_ok_answers"] == 0
+    assert stats["ok_answers"] == 84
+
+
+def test_429_pauses_and_retries(tmp_path: Path) -> None:
+    with running_sim(SimConfig(rpm=600, limit_window_s=0.5)) as url:  # 10/s, bursts of 5
+        config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1")))
+        result = run_harvest(config)
+        stats = sim_stats(url)
+    rows = read_jsonl(result.samples_path)
+    assert all(r["status"] == "ok" for r in rows) and len(rows) == 12
+    assert stats["rate_limited"] > 0 and result.stats.rate_limited == stats["rate_limited"]
+
+
+def test_client_limit_avoids_429(tmp_path: Path) -> None:
+    with running_sim(SimConfig(rpm=600, limit_window_s=1.0)) as url:
+        teacher = _teacher(url, "sim-r1") + "rpm = 420\n"  # margin for thread scheduling
+        config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=teacher))
+        run_harvest(config)
+        assert sim_stats(url)["rate_limited"] == 0
+
+
+def test_rejected_requests_are_recorded_not_retried(tmp_path: Path) -> None:
+    with running_sim(SimConfig(status_override=400)) as url:
+        config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1")))
+        result = run_harvest(config)
+        assert sim_stats(url)["requests"] == 12
+    rows = read_jsonl(result.samples_path)
+    assert len(rows) == 12
+    assert {r["status"] for r in rows} == {"error"}
+    assert rows[0]["error"]["type"] == "RequestRejectedError"
+
+
+def test_error_samples_exit_partial_and_are_retried_next_run(tmp_path: Path) -> None:
+    with running_sim(SimConfig(status_override=500)) as url:
+        path = write_config(tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1"))
+        path.write_text(path.read_text().replace("max_attempts = 8", "max_attempts = 2"))
+        result = run_cli("harvest", "-c", str(path), "--quiet")
+        assert result.returncode == 1, result.stderr
+        assert sim_stats(url)["requests"] == 24  # 12 requests × 2 attempts
+    with running_sim(SimConfig(port=int(url.rsplit(":", 1)[1].split("/")[0]))) as url2:
+        assert url2 == url
+        assert run_cli("harvest", "-c", str(path), "--quiet").returncode == 0
+        assert sim_stats(url2)["requests"] == 12
+    assert {r["status"] for r in read_jsonl(tmp_path / "out" / "samples.jsonl")} == {"ok"}
+
+
+@pytest.mark.parametrize(("status", "words"), [(401, "API key was rejected"), (402, "no balance")])
+def test_fatal_statuses_stop_the_teacher_with_exit_3(tmp_path: Path, status: int, words: str) -> None:
+    with running_sim(SimConfig(status_override=status)) as url:
+        teacher = _teacher(url, "sim-r1", extra='api_key_env = "DISTILL_TEST_KEY"\n')
+        config = write_config(tmp_path, url, teacher=teacher)
+        result = run_cli("harvest", "-c", str(config), "--quiet", env={"DISTILL_TEST_KEY": "sk-test-secret-123"})
+        sent = sim_stats(url)["requests"]
+    assert result.returncode == 3, result.stderr
+    assert words in result.stderr and "Traceback" not in result.stderr
+    assert "sk-test-secret-123" not in result.stderr
+    assert sent <= 8 + 1  # the in-flight cap, not all 56 requests
+
+
+def test_api_key_is_sent_but_never_written(tmp_path: Path) -> None:
+    secret = "sk-distill-test-SECRET-value-42"
+    with running_sim(SimConfig(api_key=secret)) as url:
+        teacher = _teacher(url, "sim-r1", extra='api_key_env = "DISTILL_TEST_KEY"\n')
+        config = write_config(tmp_path, url, teacher=teacher)
+        result = run_cli("run", "-c", str(config), "--debug", env={"DISTILL_TEST_KEY": secret})
+    assert result.returncode == 0, result.stderr
+    assert secret not in result.stdout + result.stderr
+    for root, _, files in os.walk(tmp_path):
+        for name in files:
+            assert secret.encode() not in (Path(root) / name).read_bytes(), name
