@@ -38,13 +38,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"distill: error: {exc}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("distill: interrupted; completed requests are cached, run again to resume\n")
+        sys.stderr.write(
+            "distill: interrupted; completed requests are cached, run again to resume\n"
+        )
         return EXIT_INTERRUPTED
     except Exception as exc:
         if args.debug:
             raise
         sys.stderr.write(
-            f"distill: internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)\n"
+            f"distill: internal error: {type(exc).__name__}: {exc} "
+            "(rerun with --debug for details)\n"
         )
         return EXIT_INTERNAL
 
@@ -58,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-c", "--config", default="distill.toml", help="config file (TOML or JSON)")
     common.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override any config value, e.g. --set teachers.r1.samples_per_task=4 (repeatable)",
     )
     common.add_argument("--output-dir", help="override output_dir")
@@ -108,8 +115,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _harvest_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--refresh", action="store_true", help="ignore the cache and ask again (pays again)")
-    p.add_argument("--max-cost", type=float, metavar="USD", help="stop sending new requests at this spend")
+    p.add_argument(
+        "--refresh", action="store_true", help="ignore the cache and ask again (pays again)"
+    )
+    p.add_argument(
+        "--max-cost", type=float, metavar="USD", help="stop sending new requests at this spend"
+    )
 
 
 def _grade_flags(p: argparse.ArgumentParser) -> None:
@@ -117,8 +128,12 @@ def _grade_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _export_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--correct-only", action=argparse.BooleanOptionalAction, default=None,
-                   help="keep only samples whose verdict is pass (default from config: on)")
+    p.add_argument(
+        "--correct-only",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep only samples whose verdict is pass (default from config: on)",
+    )
     p.add_argument("--val-fraction", type=float, help="fraction of tasks held out for validation")
     p.add_argument("--seed", type=int, help="export seed (split)")
     p.add_argument("--out-file-stem", help="write STEM_train.jsonl and STEM_val.jsonl")

@@ -155,13 +155,14 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raise
     base = path.resolve().parent
     name = config.name
-    return dataclasses.replace(
+    resolved: Config = dataclasses.replace(
         config,
         tasks=tuple(_resolve(base, p) for p in config.tasks),
         output_dir=_resolve(base, config.output_dir or f"outputs/{name}"),
         cache_dir=_resolve(base, config.cache_dir or f"cache/{name}"),
         source=str(path),
     )
+    return resolved
 
 
 def _validate(config: Config, file: str) -> None:
@@ -171,7 +172,7 @@ def _validate(config: Config, file: str) -> None:
     if not config.name.strip() or "/" in config.name:
         fail("name must be a non-empty word without '/' (it names the output and cache folders)")
     if not config.tasks:
-        fail("tasks is empty: list task files or globs, e.g. tasks = [\"tasks/*.jsonl\"]")
+        fail('tasks is empty: list task files or globs, e.g. tasks = ["tasks/*.jsonl"]')
     if not config.teachers:
         fail("no teachers: add a [teachers.NAME] table with provider and model")
     for name, t in config.teachers.items():
@@ -207,7 +208,9 @@ def _read_file(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: invalid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
+        raise ConfigError(
+            f"{path}: invalid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the config must be a table/object at the top level")
     return data
@@ -289,7 +292,9 @@ def _convert(tp: Any, value: Any, where: str, file: str) -> Any:
     if tp in (int, float, str, bool) and (
         not isinstance(value, tp) or (tp is int and isinstance(value, bool))
     ):
-        raise ConfigError(f"{file}: {where} must be {tp.__name__}, got {_typename(value)} {value!r}")
+        raise ConfigError(
+            f"{file}: {where} must be {tp.__name__}, got {_typename(value)} {value!r}"
+        )
     return value
 
 
@@ -298,4 +303,5 @@ def _join(where: str, key: str) -> str:
 
 
 def _typename(value: Any) -> str:
-    return {dict: "table", list: "list", str: "string"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {dict: "table", list: "list", str: "string"}
+    return names.get(type(value), type(value).__name__)

@@ -58,7 +58,11 @@ def harvest_table(result: HarvestResult) -> Table:
     for label, value in (
         ("requests planned", f"{s.planned:,}"),
         ("from cache", f"{s.cached:,}"),
-        ("sent", f"{s.to_send:,} ({s.attempts:,} attempts, {s.retries:,} retries, {s.rate_limited:,} rate-limited)"),
+        (
+            "sent",
+            f"{s.to_send:,} ({s.attempts:,} attempts, {s.retries:,} retries, "
+            f"{s.rate_limited:,} rate-limited)",
+        ),
         ("ok / errors", f"{s.ok:,} / {s.errors:,}"),
         ("tokens in / out", f"{s.prompt_tokens:,} / {s.completion_tokens:,}"),
         ("spend this run", f"${s.cost_usd:.4f}"),

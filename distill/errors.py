@@ -5,7 +5,7 @@
     ├── InputError               unreadable or malformed input file (RecordError names file:line)
     │   └── RecordError
     ├── TeacherFatalError        exit 3: the teacher refuses us (bad key, no balance); stop at once
-    ├── LockedError              exit 4: another run holds the output directory
+    ├── LockedError              exit 4: another run holds the output dir
     └── ProviderError            one request failed; never reaches the CLI, recorded on the sample
         ├── TransientError       worth retrying: timeout, dropped connection, 408/409/429/5xx, bad body
         │   └── RateLimitedError 429: pause the whole teacher for retry_after seconds

@@ -29,7 +29,7 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     with handle:
         line_no = 0
         try:
-            for line_no, line in enumerate(handle, start=1):  # noqa: B007 - used after the loop
+            for line_no, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
                 try:

@@ -112,7 +112,9 @@ def _check_fields(
         )
 
 
-def _expect(row: dict[str, Any], key: str, kind: type | tuple[type, ...], where: tuple[str, int]) -> None:
+def _expect(
+    row: dict[str, Any], key: str, kind: type | tuple[type, ...], where: tuple[str, int]
+) -> None:
     value = row.get(key)
     if value is not None and not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
@@ -135,7 +137,10 @@ def task_from_dict(row: dict[str, Any], where: tuple[str, int] = ("<task>", 0)) 
 
 def sample_from_dict(row: dict[str, Any], where: tuple[str, int] = ("<sample>", 0)) -> Sample:
     _check_fields(
-        Sample, row, where, ("task_id", "sample_index", "teacher", "request_key", "messages", "status")
+        Sample,
+        row,
+        where,
+        ("task_id", "sample_index", "teacher", "request_key", "messages", "status"),
     )
     if row["status"] not in SAMPLE_STATUSES:
         raise RecordError(*where, f"sample status must be one of {SAMPLE_STATUSES}")
@@ -160,7 +165,9 @@ def read_tasks(paths: Iterable[str | Path]) -> list[Task]:
             task = task_from_dict(row, where)
             if task.id in seen:
                 first = seen[task.id]
-                raise RecordError(*where, f"duplicate task id {task.id!r} (first at {first[0]}:{first[1]})")
+                raise RecordError(
+                    *where, f"duplicate task id {task.id!r} (first at {first[0]}:{first[1]})"
+                )
             seen[task.id] = where
             tasks.append(task)
     return tasks

@@ -44,7 +44,9 @@ def write_config(
 ) -> Path:
     """A small config over the bundled example tasks, with fast retries for tests."""
     files = tasks if tasks is not None else [EXAMPLES[k] for k in kinds]
-    teacher_block = teacher or f"""
+    teacher_block = (
+        teacher
+        or f"""
 [teachers.sim]
 provider = "openai_compat"
 model = "sim-r1"
@@ -54,6 +56,7 @@ timeout_s = 10
 [teachers.sim.limits]
 max_in_flight = 16
 """
+    )
     text = f"""
 name = "t"
 tasks = {json.dumps([str(f) for f in files])}
@@ -73,7 +76,9 @@ val_fraction = 0.25
     return path
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real `distill` command in a subprocess."""
     full_env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     full_env.update(env or {})

@@ -24,7 +24,7 @@ def _one_line_error(result: object, code: int, *needles: str) -> str:
 def test_malformed_jsonl_line_names_file_and_line(tmp_path: Path) -> None:
     tasks = tmp_path / "tasks.jsonl"
     good = EXAMPLES["math"].read_text().splitlines()[0]
-    tasks.write_text(good + "\n{\"id\": \"x\", \"kind\": \"math\",\n")
+    tasks.write_text(good + '\n{"id": "x", "kind": "math",\n')
     config = write_config(tmp_path, "http://127.0.0.1:9/v1", tasks=[tasks])
     result = run_cli("harvest", "-c", str(config))
     _one_line_error(result, 2, f"{tasks}:2:", "malformed JSON")
@@ -68,7 +68,7 @@ def test_grade_before_harvest_says_what_to_run(tmp_path: Path) -> None:
 
 
 def test_unknown_prompt_id_lists_the_known_ones(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "http://127.0.0.1:9/v1", extra="[prompts]\nmath = \"nope\"\n")
+    config = write_config(tmp_path, "http://127.0.0.1:9/v1", extra='[prompts]\nmath = "nope"\n')
     result = run_cli("harvest", "-c", str(config))
     _one_line_error(result, 2, "'nope'", "math_boxed")
 

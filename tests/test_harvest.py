@@ -1,4 +1,4 @@
-"""The harvester against the simulator over real HTTP: wire formats, faults, limits, fatal errors."""
+"""The harvester against the simulator over real HTTP: wire formats, faults, limits, fatals."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import read_jsonl, run_cli, sim_stats, write_config
+
 from distill.config import load_config
 from distill.harvest import run_harvest
 from distill.sim import SimConfig, running_sim
@@ -49,7 +49,9 @@ def test_plain_model_has_no_reasoning(tmp_path: Path) -> None:
     assert {r["reasoning_kind"] for r in rows} == {"none"}
 
 
-@pytest.mark.parametrize(("model", "kind"), [("sim-claude", "summarized"), ("sim-claude-redacted", "redacted")])
+@pytest.mark.parametrize(
+    ("model", "kind"), [("sim-claude", "summarized"), ("sim-claude-redacted", "redacted")]
+)
 def test_anthropic_thinking_blocks(tmp_path: Path, model: str, kind: str) -> None:
     extra = "max_tokens = 4096\nthinking_budget = 2048\n"
     with running_sim(SimConfig(p_correct=1.0)) as url:
@@ -71,8 +73,13 @@ def test_length_limit_marks_the_sample_truncated(tmp_path: Path) -> None:
 
 def test_server_faults_are_retried_until_every_sample_is_ok(tmp_path: Path) -> None:
     faults = SimConfig(
-        fault_5xx=0.2, fault_malformed=0.05, fault_truncated=0.05, fault_drop=0.05,
-        fault_stall=0.02, stall_s=3.0, seed=3,
+        fault_5xx=0.2,
+        fault_malformed=0.05,
+        fault_truncated=0.05,
+        fault_drop=0.05,
+        fault_stall=0.02,
+        stall_s=3.0,
+        seed=3,
     )
     with running_sim(faults) as url:
         teacher = _teacher(url, "sim-r1", extra="samples_per_task = 3\ntimeout_s = 0.5\n")
@@ -88,7 +95,9 @@ def test_server_faults_are_retried_until_every_sample_is_ok(tmp_path: Path) -> N
 
 def test_429_pauses_and_retries(tmp_path: Path) -> None:
     with running_sim(SimConfig(rpm=600, limit_window_s=0.5)) as url:  # 10/s, bursts of 5
-        config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1")))
+        config = load_config(
+            write_config(tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1"))
+        )
         result = run_harvest(config)
         stats = sim_stats(url)
     rows = read_jsonl(result.samples_path)
@@ -106,7 +115,9 @@ def test_client_limit_avoids_429(tmp_path: Path) -> None:
 
 def test_rejected_requests_are_recorded_not_retried(tmp_path: Path) -> None:
     with running_sim(SimConfig(status_override=400)) as url:
-        config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1")))
+        config = load_config(
+            write_config(tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1"))
+        )
         result = run_harvest(config)
         assert sim_stats(url)["requests"] == 12
     rows = read_jsonl(result.samples_path)
@@ -130,11 +141,15 @@ def test_error_samples_exit_partial_and_are_retried_next_run(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(("status", "words"), [(401, "API key was rejected"), (402, "no balance")])
-def test_fatal_statuses_stop_the_teacher_with_exit_3(tmp_path: Path, status: int, words: str) -> None:
+def test_fatal_statuses_stop_the_teacher_with_exit_3(
+    tmp_path: Path, status: int, words: str
+) -> None:
     with running_sim(SimConfig(status_override=status)) as url:
         teacher = _teacher(url, "sim-r1", extra='api_key_env = "DISTILL_TEST_KEY"\n')
         config = write_config(tmp_path, url, teacher=teacher)
-        result = run_cli("harvest", "-c", str(config), "--quiet", env={"DISTILL_TEST_KEY": "sk-test-secret-123"})
+        result = run_cli(
+            "harvest", "-c", str(config), "--quiet", env={"DISTILL_TEST_KEY": "sk-test-secret-123"}
+        )
         sent = sim_stats(url)["requests"]
     assert result.returncode == 3, result.stderr
     assert words in result.stderr and "Traceback" not in result.stderr

@@ -100,7 +100,7 @@ def test_directory_is_an_input_error(tmp_path: Path) -> None:
 
 def test_write_jsonl_atomic_writes_rows_and_leaves_no_temp_file(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "out.jsonl"
-    rows = [{"a": 1}, {"b": "é", "c": [1, 2]}]
+    rows: list[dict[str, Any]] = [{"a": 1}, {"b": "é", "c": [1, 2]}]
     assert write_jsonl_atomic(path, iter(rows)) == 2
     text = path.read_text(encoding="utf-8")
     assert text.endswith("\n")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import read_jsonl, run_cli, sim_stats, write_config
+
 from distill.export.thinking import assistant_text
 
 
@@ -89,8 +89,16 @@ def test_export_is_deterministic_and_flags_override_config(tmp_path: Path, sim: 
     assert run_cli("export", "-c", str(config)).returncode == 0
     assert (out / "train.jsonl").read_bytes() == train
 
-    everything = run_cli("export", "-c", str(config), "--no-correct-only", "--val-fraction", "0",
-                         "--out-file-stem", "all")
+    everything = run_cli(
+        "export",
+        "-c",
+        str(config),
+        "--no-correct-only",
+        "--val-fraction",
+        "0",
+        "--out-file-stem",
+        "all",
+    )
     assert everything.returncode == 0, everything.stderr
     graded_ok = [r for r in read_jsonl(out / "graded.jsonl") if r["finish_reason"] == "stop"]
     assert len(read_jsonl(out / "all_train.jsonl")) == len(graded_ok)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -150,7 +151,7 @@ def test_anthropic_text_only() -> None:
 
 
 def test_anthropic_empty_thinking_block_and_tool_use() -> None:
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {"type": "thinking", "thinking": ""},
         {"type": "tool_use", "id": "x", "name": "f", "input": {}},
         {"type": "text", "text": "ok"},

@@ -66,7 +66,7 @@ def test_task_defaults() -> None:
 
 
 def test_read_tasks_happy_path_keeps_order_kinds_reference_and_meta(tmp_path: Path) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": "m1", "kind": "math", "prompt": "2+2?", "reference": {"answer": "4"}},
         {
             "id": "g1",

@@ -37,7 +37,9 @@ class ExportResult:
 def run_export(config: Config) -> ExportResult:
     graded_path = config.out / "graded.jsonl"
     if not graded_path.exists():
-        raise InputError(f"{graded_path}: nothing graded yet; run `distill grade -c {config.source}` first")
+        raise InputError(
+            f"{graded_path}: nothing graded yet; run `distill grade -c {config.source}` first"
+        )
     settings = config.export
     stem = f"{settings.out_file_stem}_" if settings.out_file_stem else ""
     result = ExportResult(
@@ -47,7 +49,11 @@ def run_export(config: Config) -> ExportResult:
     )
     kinds = {task.id: task.kind for task in load_tasks(config)}
     kept: list[tuple[Sample, dict[str, Any]]] = []
-    counts: dict[str, Counter[str]] = {"teacher": Counter(), "kind": Counter(), "verdict": Counter()}
+    counts: dict[str, Counter[str]] = {
+        "teacher": Counter(),
+        "kind": Counter(),
+        "verdict": Counter(),
+    }
     total = 0
     for sample in iter_samples(graded_path):
         total += 1
@@ -62,7 +68,9 @@ def run_export(config: Config) -> ExportResult:
         counts["teacher"][sample.teacher] += 1
         counts["kind"][kinds.get(sample.task_id, "unknown")] += 1
 
-    val_tasks = _val_tasks(sorted({s.task_id for s, _ in kept}), settings.val_fraction, settings.seed)
+    val_tasks = _val_tasks(
+        sorted({s.task_id for s, _ in kept}), settings.val_fraction, settings.seed
+    )
     train = [row for s, row in kept if s.task_id not in val_tasks]
     val = [row for s, row in kept if s.task_id in val_tasks]
     result.train_rows = write_jsonl_atomic(result.train_path, train)
@@ -73,7 +81,10 @@ def run_export(config: Config) -> ExportResult:
         "inputs": [{"path": graded_path.name, "sha256": _sha256(graded_path), "rows": total}],
         "export": asdict(settings),
         "outputs": {
-            result.train_path.name: {"rows": len(train), "tasks": len({s.task_id for s, _ in kept}) - len(val_tasks)},
+            result.train_path.name: {
+                "rows": len(train),
+                "tasks": len({s.task_id for s, _ in kept}) - len(val_tasks),
+            },
             result.val_path.name: {"rows": len(val), "tasks": len(val_tasks)},
         },
         "counts": {name: dict(sorted(c.items())) for name, c in counts.items()},
@@ -102,7 +113,10 @@ def _row(sample: Sample, placement: str, include_system: bool) -> dict[str, Any]
         if include_system or m.get("role") != "system"
     ]
     messages.append(
-        {"role": "assistant", "content": assistant_text(sample.reasoning, sample.content, placement)}
+        {
+            "role": "assistant",
+            "content": assistant_text(sample.reasoning, sample.content, placement),
+        }
     )
     return {"messages": messages}
 

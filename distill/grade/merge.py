@@ -48,7 +48,9 @@ def grade(task: Task, sample: Sample, options: dict[str, Any]) -> Verdict:
     block = last_code_block(sample.content)
     if block is None:
         return Verdict(NAME, VERSION, "fail", reason="no_block")
-    verdict_class = classify(block, resolution, str(task.reference.get("conflict") or task.prompt or ""))
+    verdict_class = classify(
+        block, resolution, str(task.reference.get("conflict") or task.prompt or "")
+    )
     passing = set(options.get("pass_classes", ("exact", "whitespace")))
     status = "pass" if verdict_class in passing else "fail"
     return Verdict(

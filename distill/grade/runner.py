@@ -44,7 +44,9 @@ class GradeResult:
 def run_grade(config: Config) -> GradeResult:
     samples_path = config.out / "samples.jsonl"
     if not samples_path.exists():
-        raise InputError(f"{samples_path}: no samples yet; run `distill harvest -c {config.source}` first")
+        raise InputError(
+            f"{samples_path}: no samples yet; run `distill harvest -c {config.source}` first"
+        )
     tasks = {t.id: t for t in load_tasks(config)}
     graders = _graders_for(config)
     cache = diskcache.Cache(str(config.cache / "grade"), eviction_policy="none", size_limit=2**62)
@@ -87,7 +89,9 @@ def _graders_for(config: Config) -> dict[str, Grader]:
     for kind, name in config.grade.graders.items():
         if name not in GRADERS:
             known = ", ".join(sorted(GRADERS))
-            raise ConfigError(f"{config.source}: grade.graders.{kind} = {name!r} is not a grader; known: {known}")
+            raise ConfigError(
+                f"{config.source}: grade.graders.{kind} = {name!r} is not a grader; known: {known}"
+            )
         graders[kind] = GRADERS[name]
     return graders
 
@@ -134,7 +138,10 @@ def _grade_one(job: tuple[Grader, Task, Sample, dict[str, Any]]) -> Verdict:
         return grader.fn(task, sample, options)
     except Exception as exc:  # a grader bug is the harness failing, not the answer
         return Verdict(
-            grader.name, grader.version, "error", reason="grader_crashed",
+            grader.name,
+            grader.version,
+            "error",
+            reason="grader_crashed",
             details={"error": f"{type(exc).__name__}: {exc}"[:500]},
         )
 

@@ -21,4 +21,6 @@ def grade(task: Task, sample: Sample, options: dict[str, Any]) -> Verdict:
         return Verdict(NAME, VERSION, "fail", reason="reasoning_in_answer")
     if len(text) < min_chars:
         return Verdict(NAME, VERSION, "fail", reason="too_short", details={"chars": len(text)})
-    return Verdict(NAME, VERSION, "pass", score=1.0, reason="unverified", details={"chars": len(text)})
+    return Verdict(
+        NAME, VERSION, "pass", score=1.0, reason="unverified", details={"chars": len(text)}
+    )

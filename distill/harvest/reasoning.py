@@ -45,9 +45,7 @@ def from_openai_message(message: dict[str, Any]) -> tuple[str, str, str, bool]:
     return "", "none", content.strip(), True
 
 
-def from_anthropic_blocks(
-    blocks: list[dict[str, Any]], summarized: bool
-) -> tuple[str, str, str]:
+def from_anthropic_blocks(blocks: list[dict[str, Any]], summarized: bool) -> tuple[str, str, str]:
     """(reasoning, reasoning_kind, content) from Messages API content blocks."""
     thinking: list[str] = []
     text: list[str] = []

@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from distill.config import Config, TeacherConfig
 from distill.errors import (
@@ -96,7 +101,9 @@ def run_harvest(config: Config, progress: ProgressFn | None = None) -> HarvestRe
         stats.to_send = len(pending)
         if pending:
             keys = _api_keys(config, {r.teacher for r in pending})
-            asyncio.run(_Harvester(config, cache, keys, stats, errors, fatal, progress).run(pending))
+            asyncio.run(
+                _Harvester(config, cache, keys, stats, errors, fatal, progress).run(pending)
+            )
         written = write_jsonl_atomic(samples_path, _samples_in_plan_order(plan, cache, errors))
     finally:
         cache.close()
@@ -173,7 +180,9 @@ class _Harvester:
             by_teacher.setdefault(request.teacher, []).append(request)
         connections = sum(self.config.teachers[t].limits.max_in_flight for t in by_teacher)
         http = httpx2.AsyncClient(
-            limits=httpx2.Limits(max_connections=connections, max_keepalive_connections=connections),
+            limits=httpx2.Limits(
+                max_connections=connections, max_keepalive_connections=connections
+            ),
             timeout=httpx2.Timeout(None, connect=30.0),
         )
         workers = []
@@ -239,7 +248,9 @@ class _Harvester:
         settings = self.config.harvest
         retrying = AsyncRetrying(
             stop=stop_after_attempt(settings.max_attempts),
-            wait=wait_random_exponential(multiplier=settings.backoff_initial_s, max=settings.backoff_max_s),
+            wait=wait_random_exponential(
+                multiplier=settings.backoff_initial_s, max=settings.backoff_max_s
+            ),
             retry=retry_if_exception_type(TransientError),
             reraise=True,
         )

@@ -41,7 +41,9 @@ def request_params(t: TeacherConfig, sample_index: int) -> dict[str, Any]:
 class AnthropicProvider:
     provider_name = "anthropic"
 
-    def __init__(self, name: str, teacher: TeacherConfig, api_key: str, http: httpx2.AsyncClient) -> None:
+    def __init__(
+        self, name: str, teacher: TeacherConfig, api_key: str, http: httpx2.AsyncClient
+    ) -> None:
         self.name = name
         self.teacher = teacher
         self.base_url = teacher.base_url or "https://api.anthropic.com"
@@ -72,7 +74,7 @@ class AnthropicProvider:
                 model=self.teacher.model,
                 max_tokens=max_tokens,
                 messages=turns,  # type: ignore[arg-type]
-                system=system or self._sdk.NOT_GIVEN,
+                system=system or self._sdk.omit,
                 extra_body=body or None,
                 extra_headers={SAMPLE_INDEX_HEADER: str(sample_index)},
             )

@@ -71,7 +71,9 @@ def parse_json_body(raw: bytes, teacher: str) -> dict[str, Any]:
     return data
 
 
-def translate_sdk_error(exc: Exception, teacher: TeacherConfig, name: str, secret: str) -> ProviderError:
+def translate_sdk_error(
+    exc: Exception, teacher: TeacherConfig, name: str, secret: str
+) -> ProviderError:
     """Map an openai/anthropic SDK exception (their trees are parallel) to distill's."""
     status = getattr(exc, "status_code", None)
     message = redact(_short_message(exc), secret)
@@ -84,7 +86,9 @@ def translate_sdk_error(exc: Exception, teacher: TeacherConfig, name: str, secre
         return TransientError(f"teacher {name!r}: bad response ({kind}: {message})")
     if status in FATAL_HINTS:
         hint = FATAL_HINTS[status].replace("{env}", teacher.api_key_env or "the key variable")
-        raise TeacherFatalError(f"teacher {name!r} ({teacher.base_url or teacher.provider}): HTTP {status}: {hint}")
+        raise TeacherFatalError(
+            f"teacher {name!r} ({teacher.base_url or teacher.provider}): HTTP {status}: {hint}"
+        )
     if status == 429:
         return RateLimitedError(
             f"teacher {name!r}: rate limited (429)", retry_after=_retry_after(exc)

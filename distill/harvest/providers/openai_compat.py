@@ -39,7 +39,9 @@ def request_params(t: TeacherConfig, sample_index: int) -> dict[str, Any]:
 class OpenAICompatProvider:
     provider_name = "openai_compat"
 
-    def __init__(self, name: str, teacher: TeacherConfig, api_key: str, http: httpx2.AsyncClient) -> None:
+    def __init__(
+        self, name: str, teacher: TeacherConfig, api_key: str, http: httpx2.AsyncClient
+    ) -> None:
         self.name = name
         self.teacher = teacher
         self.base_url = teacher.base_url or "https://api.openai.com/v1"
@@ -61,7 +63,9 @@ class OpenAICompatProvider:
     async def complete(
         self, messages: list[dict[str, Any]], params: dict[str, Any], sample_index: int
     ) -> Completion:
-        known = {k: v for k, v in params.items() if k in ("max_tokens", "temperature", "top_p", "seed")}
+        known = {
+            k: v for k, v in params.items() if k in ("max_tokens", "temperature", "top_p", "seed")
+        }
         extra = {k: v for k, v in params.items() if k not in known}
         try:
             raw = await self._client.chat.completions.with_raw_response.create(
