@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     _export_flags(run)
     run.set_defaults(func=_cmd_run)
 
-    from distill.sim import add_sim_arguments, run_sim_from_args
+    from distill.sim_cli import add_sim_arguments, run_sim_from_args
 
     sim = sub.add_parser(
         "teacher-sim",

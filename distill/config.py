@@ -144,7 +144,6 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     raw = _read_file(path)
     for item in overrides:
         _apply_override(raw, item)
-    raw.pop("source", None)
     try:
         config = _build(Config, raw, "", str(path))
         _validate(config, str(path))
@@ -224,6 +223,8 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
         value: Any = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         value = text  # a bare word is a string
+    if not isinstance(value, str | int | float | bool | list | dict):
+        value = text  # a date-like model name such as 2024-08-06 stays a string
     parts = key.strip().split(".")
     node = raw
     for part in parts[:-1]:

@@ -7,7 +7,7 @@
     ├── TeacherFatalError        exit 3: the teacher refuses us (bad key, no balance); stop at once
     ├── LockedError              exit 4: another run holds the output dir
     └── ProviderError            one request failed; never reaches the CLI, recorded on the sample
-        ├── TransientError       worth retrying: timeout, dropped connection, 408/409/429/5xx, bad body
+        ├── TransientError       worth retrying: timeout, dropped link, 408/409/429/5xx, bad body
         │   └── RateLimitedError 429: pause the whole teacher for retry_after seconds
         └── RequestRejectedError 400/404/422: recorded on the sample, not retried
 

@@ -21,30 +21,28 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line; raise RecordError on a bad one."""
     path = Path(path)
     try:
-        handle = path.open("r", encoding="utf-8")
+        handle = path.open("rb")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     with handle:
-        line_no = 0
-        try:
-            for line_no, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise RecordError(
-                        str(path), line_no, f"malformed JSON ({exc.msg} at column {exc.colno})"
-                    ) from None
-                if not isinstance(value, dict):
-                    raise RecordError(
-                        str(path), line_no, f"expected a JSON object, got {type(value).__name__}"
-                    )
-                yield line_no, value
-        except UnicodeDecodeError:
-            raise RecordError(str(path), line_no + 1, "not valid UTF-8") from None
+        for line_no, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise RecordError(str(path), line_no, "not valid UTF-8") from None
+            except json.JSONDecodeError as exc:
+                raise RecordError(
+                    str(path), line_no, f"malformed JSON ({exc.msg} at column {exc.colno})"
+                ) from None
+            if not isinstance(value, dict):
+                raise RecordError(
+                    str(path), line_no, f"expected a JSON object, got {type(value).__name__}"
+                )
+            yield line_no, value
 
 
 def dumps_line(row: dict[str, Any]) -> str:
@@ -79,10 +77,18 @@ def write_atomic(path: Path, write: Any) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, path.stat().st_mode & 0o777 if path.exists() else _default_mode())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _default_mode() -> int:
+    """0o666 minus the umask, as open() would give (mkstemp alone gives 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 class JsonlAppender:

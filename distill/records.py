@@ -112,6 +112,9 @@ def _check_fields(
         )
 
 
+_NON_NULL = ("id", "kind", "reference", "meta", "source")
+
+
 def _expect(
     row: dict[str, Any], key: str, kind: type | tuple[type, ...], where: tuple[str, int]
 ) -> None:
@@ -123,6 +126,9 @@ def _expect(
 
 def task_from_dict(row: dict[str, Any], where: tuple[str, int] = ("<task>", 0)) -> Task:
     _check_fields(Task, row, where, ("id", "kind"))
+    for key in _NON_NULL:
+        if key in row and row[key] is None:
+            raise RecordError(*where, f"task {key!r} must not be null")
     for key in ("id", "kind", "prompt", "source"):
         _expect(row, key, str, where)
     _expect(row, "messages", list, where)

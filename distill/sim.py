@@ -9,30 +9,21 @@ places each API puts its reasoning.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import contextlib
 import hashlib
 import hmac
 import json
-import logging
 import math
-import os
 import random
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from distill.errors import ConfigError, DistillError
-from distill.jsonl import write_text_atomic
+from distill.errors import ConfigError
 from distill.sim_answers import Answer, TaskIndex, generate_answer, text_of
 from distill.sim_http import (
     Drop,
@@ -45,17 +36,54 @@ from distill.sim_http import (
     Truncated,
     check_host,
 )
+from distill.sim_limits import Latency, RateLimiter, SimStats
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # re-exported lazily (see __getattr__): sim_cli imports this module
+    from distill.sim_cli import (
+        SIM_DESCRIPTION,
+        add_sim_arguments,
+        config_from_args,
+        main,
+        run_sim_from_args,
+        sim_process,
+    )
 
-SIM_DESCRIPTION = (
-    "Run a local SIMULATOR of a teacher API (OpenAI chat completions and Anthropic messages) "
-    "for demos, tests and benchmarks. It is NOT a model: it returns canned, deterministic "
-    "answers to the bundled example tasks, with configurable latency, rate limits and faults."
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "FAULTS",
+    "SAMPLE_INDEX_HEADER",
+    "SIM_DESCRIPTION",
+    "Latency",
+    "RateLimiter",
+    "SimConfig",
+    "SimStats",
+    "TeacherSim",
+    "add_sim_arguments",
+    "config_from_args",
+    "cut_to_budget",
+    "error_response",
+    "main",
+    "reasoning_placement",
+    "run_sim_from_args",
+    "running_sim",
+    "sim_process",
+    "tokens",
+]
+
+_CLI_NAMES = frozenset(
+    {
+        "SIM_DESCRIPTION",
+        "add_sim_arguments",
+        "config_from_args",
+        "main",
+        "run_sim_from_args",
+        "sim_process",
+    }
 )
+
 DEFAULT_MAX_TOKENS = 32768
 SAMPLE_INDEX_HEADER = "x-distill-sample-index"
-_FAULTS = ("5xx", "malformed", "truncated", "drop", "stall")
+FAULTS = ("5xx", "malformed", "truncated", "drop", "stall")
 
 
 @dataclass(frozen=True)
@@ -102,150 +130,7 @@ class SimConfig:
         return f"SimConfig({shown}, api_key={'set' if self.api_key else 'unset'})"
 
     def fault_rates(self) -> dict[str, float]:
-        return {name: float(getattr(self, "fault_" + name)) for name in _FAULTS}
-
-
-@dataclass(frozen=True)
-class Latency:
-    """A latency spec: "0.2" fixed, "uniform:LO,HI", "lognormal:MEDIAN,SIGMA", "exp:MEAN"."""
-
-    kind: str
-    a: float
-    b: float = 0.0
-
-    @classmethod
-    def parse(cls, spec: str) -> Latency:
-        kind, _, rest = spec.strip().rpartition(":")
-        try:
-            nums = [float(x) for x in rest.split(",")]
-        except ValueError:
-            nums = []
-        arity = {"": 1, "uniform": 2, "lognormal": 2, "exp": 1}.get(kind)
-        if arity is None or len(nums) != arity or any(not math.isfinite(x) or x < 0
-                                                       for x in nums):
-            raise ConfigError(
-                f"bad latency {spec!r}: use SECONDS, uniform:LO,HI, lognormal:MEDIAN,SIGMA or "
-                "exp:MEAN (non-negative numbers)")
-        if kind == "uniform" and nums[0] > nums[1]:
-            raise ConfigError(f"bad latency {spec!r}: uniform needs LO <= HI")
-        return cls(kind or "fixed", *nums)
-
-    def sample(self, rng: random.Random) -> float:
-        if self.kind == "fixed":
-            return self.a
-        if self.kind == "uniform":
-            return rng.uniform(self.a, self.b)
-        if self.kind == "lognormal":
-            return rng.lognormvariate(math.log(self.a), self.b) if self.a > 0 else 0.0
-        return rng.expovariate(1.0 / self.a) if self.a > 0 else 0.0
-
-
-class _Bucket:
-    """A token bucket refilling continuously at limit/60 a second, starting full."""
-
-    def __init__(self, limit: int, window_s: float, floor: float) -> None:
-        self.limit, self.rate = limit, limit / 60.0
-        self.capacity = max(floor, limit * window_s / 60.0)
-        self.level, self.stamp = self.capacity, time.monotonic()
-
-    def wait_for(self, amount: float, now: float) -> float:
-        # A charge above capacity can still pass once the bucket holds that much.
-        self.level = min(max(self.capacity, amount), self.level + (now - self.stamp) * self.rate)
-        self.stamp = now
-        return 0.0 if self.level >= amount else (amount - self.level) / self.rate
-
-    def remaining(self) -> int:
-        return max(0, min(self.limit, int(self.level / self.capacity * self.limit)))
-
-    def reset_s(self) -> float:
-        return max(0.0, (self.capacity - self.level) / self.rate)
-
-
-class RateLimiter:
-    """RPM and TPM buckets shared by all endpoints, and the headers that report them."""
-
-    def __init__(self, rpm: int, tpm: int, window_s: float) -> None:
-        self.requests = _Bucket(rpm, window_s, 1.0) if rpm else None
-        self.tokens = _Bucket(tpm, window_s, 1.0) if tpm else None
-
-    def check(self, charge: int, anthropic: bool) -> tuple[list[tuple[str, str]], float, str]:
-        """Take one request and `charge` tokens if both buckets allow; else how long to wait."""
-        now = time.monotonic()
-        req_wait = self.requests.wait_for(1, now) if self.requests else 0.0
-        tok_wait = self.tokens.wait_for(charge, now) if self.tokens else 0.0
-        if req_wait == tok_wait == 0.0:
-            if self.requests:
-                self.requests.level -= 1
-            if self.tokens:
-                self.tokens.level -= charge
-        headers: list[tuple[str, str]] = []
-        for name, bucket in (("requests", self.requests), ("tokens", self.tokens)):
-            if bucket is None:
-                continue
-            reset = bucket.reset_s()
-            if anthropic:
-                at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + reset + 0.999))
-                headers += [(f"anthropic-ratelimit-{name}-limit", str(bucket.limit)),
-                            (f"anthropic-ratelimit-{name}-remaining", str(bucket.remaining())),
-                            (f"anthropic-ratelimit-{name}-reset", at)]
-            else:
-                headers += [(f"x-ratelimit-limit-{name}", str(bucket.limit)),
-                            (f"x-ratelimit-remaining-{name}", str(bucket.remaining())),
-                            (f"x-ratelimit-reset-{name}", f"{reset:.3f}".rstrip("0").rstrip(".")
-                             + "s")]
-        wait = max(req_wait, tok_wait)
-        return headers, wait, "requests" if req_wait >= tok_wait else "tokens"
-
-
-class SimStats:
-    """Counters behind GET /stats; `in_flight` is a gauge and survives a reset."""
-
-    def __init__(self) -> None:
-        self.in_flight = 0
-        self.reset()
-
-    def reset(self) -> None:
-        self.requests = self.ok_answers = self.duplicate_ok_answers = self.rate_limited = 0
-        self.prompt_tokens = self.completion_tokens = 0
-        self.max_in_flight = self.in_flight
-        self.by_endpoint: dict[str, int] = {}
-        self.by_status: dict[str, int] = {}
-        self.ok_keys: set[bytes] = set()
-        self.first_request_at: float | None = None
-        self.last_response_at: float | None = None
-
-    def arrive(self, endpoint: str) -> None:
-        self.requests += 1
-        self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        if self.first_request_at is None:
-            self.first_request_at = time.monotonic()
-
-    def depart(self) -> None:
-        self.in_flight -= 1
-        self.last_response_at = time.monotonic()
-
-    def ok(self, key: tuple[str, str, bytes], prompt_tokens: int, completion: int) -> None:
-        digest = hashlib.blake2b(digest_size=16)
-        for part in (key[0].encode(), b"\0", key[1].encode(), b"\0", key[2]):
-            digest.update(part)
-        fingerprint = digest.digest()
-        self.ok_answers += 1
-        if fingerprint in self.ok_keys:
-            self.duplicate_ok_answers += 1
-        self.ok_keys.add(fingerprint)
-        self.prompt_tokens += prompt_tokens
-        self.completion_tokens += completion
-
-    def as_dict(self) -> dict[str, Any]:
-        names = ("requests", "by_endpoint", "by_status", "ok_answers", "duplicate_ok_answers",
-                 "in_flight", "max_in_flight", "prompt_tokens", "completion_tokens",
-                 "first_request_at", "last_response_at", "rate_limited")
-        out = {name: getattr(self, name) for name in names}
-        out["by_endpoint"], out["by_status"] = dict(self.by_endpoint), dict(self.by_status)
-        out["distinct_ok_keys"] = len(self.ok_keys)
-        return out
+        return {name: float(getattr(self, "fault_" + name)) for name in FAULTS}
 
 
 def reasoning_placement(model: str) -> str:
@@ -275,21 +160,39 @@ def cut_to_budget(reasoning: str, content: str, budget: int) -> tuple[str, str, 
     return reasoning, content, False
 
 
-_ANTHROPIC_ERRORS = {400: "invalid_request_error", 401: "authentication_error",
-                     402: "billing_error", 403: "permission_error", 404: "not_found_error",
-                     413: "request_too_large", 429: "rate_limit_error", 529: "overloaded_error"}
-_OPENAI_ERRORS = {400: "invalid_request_error", 401: "invalid_request_error",
-                  402: "insufficient_quota", 403: "permission_denied", 404: "not_found",
-                  429: "requests"}
+_ANTHROPIC_ERRORS = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+_OPENAI_ERRORS = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    402: "insufficient_quota",
+    403: "permission_denied",
+    404: "not_found",
+    429: "requests",
+}
 
 
 def _json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def error_response(anthropic: bool, status: int, message: str, *, kind: str = "",
-                   code: str | None = None, headers: list[tuple[str, str]] | None = None
-                   ) -> Response:
+def error_response(
+    anthropic: bool,
+    status: int,
+    message: str,
+    *,
+    kind: str = "",
+    code: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
+) -> Response:
     """An error in the endpoint's own wire format."""
     if anthropic:
         etype = kind or _ANTHROPIC_ERRORS.get(status, "api_error")
@@ -393,12 +296,15 @@ class TeacherSim:
         headers, wait, which = self._limits.check(prompt_tokens + budget, anthropic)
         if wait > 0:
             self._stats.rate_limited += 1
-            headers += [("retry-after", str(max(1, math.ceil(wait)))),
-                        ("retry-after-ms", str(max(1, math.ceil(wait * 1000))))]
+            headers += [
+                ("retry-after", str(max(1, math.ceil(wait)))),
+                ("retry-after-ms", str(max(1, math.ceil(wait * 1000)))),
+            ]
             msg = f"Rate limit reached for {which}; try again in {wait:.3f}s"
             kind = "rate_limit_error" if anthropic else which
-            return error_response(anthropic, 429, msg, kind=kind, code="rate_limit_exceeded",
-                                  headers=headers), "429"
+            return error_response(
+                anthropic, 429, msg, kind=kind, code="rate_limit_exceeded", headers=headers
+            ), "429"
         fault = self._pick_fault()
         if fault == "stall":
             return Stall(cfg.stall_s), "stalled"
@@ -408,8 +314,9 @@ class TeacherSim:
         args = (data, anthropic, prompt, sample_index, prompt_tokens, budget or DEFAULT_MAX_TOKENS)
         if fault is None and cfg.keepalive_interval_s > 0:
             key = (endpoint, req.headers.get(SAMPLE_INDEX_HEADER, ""), req.body)
-            return KeepAliveLines(cfg.keepalive_interval_s, self._late_body(delay, key, args),
-                                  headers), "200"
+            return KeepAliveLines(
+                cfg.keepalive_interval_s, self._late_body(delay, key, args), headers
+            ), "200"
         if delay > 0:
             await asyncio.sleep(delay)
         if fault == "drop":
@@ -424,8 +331,11 @@ class TeacherSim:
             return Response(200, body[: len(body) // 2] + b"<html>bad gateway", headers), fault
         if fault == "truncated":
             return Truncated(Response(200, body, headers)), "truncated"
-        self._stats.ok((endpoint, req.headers.get(SAMPLE_INDEX_HEADER, ""), req.body),
-                       prompt_tokens, completion)
+        self._stats.ok(
+            (endpoint, req.headers.get(SAMPLE_INDEX_HEADER, ""), req.body),
+            prompt_tokens,
+            completion,
+        )
         return Response(200, body, headers), "200"
 
     async def _late_body(self, delay: float, key: tuple[str, str, bytes], args: Any) -> bytes:
@@ -438,7 +348,8 @@ class TeacherSim:
         key = self.config.api_key.encode()
         bearer = headers.get("authorization", "").removeprefix("Bearer ").encode()
         return hmac.compare_digest(bearer, key) or hmac.compare_digest(
-            headers.get("x-api-key", "").encode(), key)
+            headers.get("x-api-key", "").encode(), key
+        )
 
     def _pick_fault(self) -> str | None:
         roll = self._fault_rng.random()
@@ -448,13 +359,21 @@ class TeacherSim:
             roll -= rate
         return None
 
-    def _body(self, data: dict[str, Any], anthropic: bool, prompt: str, sample_index: int,
-              prompt_tokens: int, budget: int) -> tuple[bytes, int]:
+    def _body(
+        self,
+        data: dict[str, Any],
+        anthropic: bool,
+        prompt: str,
+        sample_index: int,
+        prompt_tokens: int,
+        budget: int,
+    ) -> tuple[bytes, int]:
         """The answer in the wire format; returns (body, completion tokens)."""
         cfg = self.config
         model = str(data.get("model") or "sim-r1")
         ans: Answer = generate_answer(
-            prompt, self._tasks.match(prompt), sample_index, cfg.seed, cfg.p_correct)
+            prompt, self._tasks.match(prompt), sample_index, cfg.seed, cfg.p_correct
+        )
         low = model.lower()
         place = reasoning_placement(low)
         thinking = data.get("thinking")
@@ -462,13 +381,20 @@ class TeacherSim:
             think = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
         else:
             think = place != "none"
-        reasoning, content, cut = cut_to_budget(ans.reasoning if think else "", ans.content,
-                                                budget)
+        reasoning, content, cut = cut_to_budget(ans.reasoning if think else "", ans.content, budget)
         completion = tokens(reasoning) + tokens(content)
         self._ids += 1
         if anthropic:
-            return _anthropic_body(self._ids, model, reasoning, content, cut, prompt_tokens,
-                                   completion, redacted="redacted" in low), completion
+            return _anthropic_body(
+                self._ids,
+                model,
+                reasoning,
+                content,
+                cut,
+                prompt_tokens,
+                completion,
+                redacted="redacted" in low,
+            ), completion
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if place in ("reasoning", "reasoning_content"):
             message[place] = reasoning
@@ -477,21 +403,40 @@ class TeacherSim:
             tail = close + content if content or not cut else ""
             message["content"] = ("<think>\n" if place == "think" else "") + reasoning + tail
         body = {
-            "id": f"chatcmpl-sim{self._ids:010d}", "object": "chat.completion",
-            "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": message,
-                         "finish_reason": "length" if cut else "stop", "logprobs": None}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
-                      "total_tokens": prompt_tokens + completion,
-                      "completion_tokens_details": {"reasoning_tokens": tokens(reasoning)},
-                      "prompt_tokens_details": {"cached_tokens": 0}},
+            "id": f"chatcmpl-sim{self._ids:010d}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "length" if cut else "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion,
+                "total_tokens": prompt_tokens + completion,
+                "completion_tokens_details": {"reasoning_tokens": tokens(reasoning)},
+                "prompt_tokens_details": {"cached_tokens": 0},
+            },
             "system_fingerprint": "distill-sim",
         }
         return _json(body), completion
 
 
-def _anthropic_body(n: int, model: str, reasoning: str, content: str, cut: bool,
-                    prompt_tokens: int, completion: int, redacted: bool) -> bytes:
+def _anthropic_body(
+    n: int,
+    model: str,
+    reasoning: str,
+    content: str,
+    cut: bool,
+    prompt_tokens: int,
+    completion: int,
+    redacted: bool,
+) -> bytes:
     blocks: list[dict[str, Any]] = []
     if reasoning:
         digest = hashlib.blake2b(reasoning.encode(), digest_size=48).digest()
@@ -499,27 +444,66 @@ def _anthropic_body(n: int, model: str, reasoning: str, content: str, cut: bool,
             data = base64.b64encode(b"distill-sim-redacted:" + digest).decode()
             blocks.append({"type": "redacted_thinking", "data": data})
         else:
-            blocks.append({"type": "thinking", "thinking": reasoning,
-                           "signature": base64.b64encode(digest).decode()})
+            blocks.append(
+                {
+                    "type": "thinking",
+                    "thinking": reasoning,
+                    "signature": base64.b64encode(digest).decode(),
+                }
+            )
     if content or not blocks:
         blocks.append({"type": "text", "text": content})
-    return _json({
-        "id": f"msg_sim{n:012d}", "type": "message", "role": "assistant", "model": model,
-        "content": blocks, "stop_reason": "max_tokens" if cut else "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": prompt_tokens, "output_tokens": completion,
-                  "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0},
-    })
+    return _json(
+        {
+            "id": f"msg_sim{n:012d}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": blocks,
+            "stop_reason": "max_tokens" if cut else "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": prompt_tokens,
+                "output_tokens": completion,
+                "cache_read_input_tokens": 0,
+                "cache_creation_input_tokens": 0,
+            },
+        }
+    )
 
 
-_ROUTES = {"/chat/completions": ("POST", "chat/completions"), "/messages": ("POST", "messages"),
-           "/models": ("GET", "models"), "/stats": ("GET", "stats"),
-           "/stats/reset": ("POST", "stats/reset"), "/health": ("GET", "health")}
-_MODELS = {"object": "list", "has_more": False, "data": [
-    {"id": name, "object": "model", "type": "model", "display_name": name, "created": 0,
-     "created_at": "2025-01-01T00:00:00Z", "owned_by": "distill-sim"}
-    for name in ("sim-r1", "sim-vllm", "sim-think", "sim-think-noopen", "sim-plain",
-                 "sim-claude", "sim-claude-redacted")]}
+_ROUTES = {
+    "/chat/completions": ("POST", "chat/completions"),
+    "/messages": ("POST", "messages"),
+    "/models": ("GET", "models"),
+    "/stats": ("GET", "stats"),
+    "/stats/reset": ("POST", "stats/reset"),
+    "/health": ("GET", "health"),
+}
+_MODELS = {
+    "object": "list",
+    "has_more": False,
+    "data": [
+        {
+            "id": name,
+            "object": "model",
+            "type": "model",
+            "display_name": name,
+            "created": 0,
+            "created_at": "2025-01-01T00:00:00Z",
+            "owned_by": "distill-sim",
+        }
+        for name in (
+            "sim-r1",
+            "sim-vllm",
+            "sim-think",
+            "sim-think-noopen",
+            "sim-plain",
+            "sim-claude",
+            "sim-claude-redacted",
+        )
+    ],
+}
 
 
 # --- running it -------------------------------------------------------------------------------
@@ -562,127 +546,16 @@ def running_sim(config: SimConfig | None = None) -> Iterator[str]:
         thread.join()
 
 
-@contextlib.contextmanager
-def sim_process(*cli_args: str) -> Iterator[str]:
-    """Run `python -m distill.sim` in a subprocess (its own GIL); yield its URL + /v1."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    with tempfile.TemporaryDirectory(prefix="distill-sim-") as tmp:
-        port_file, err_file = Path(tmp) / "port", Path(tmp) / "stderr"
-        with err_file.open("wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "distill.sim", *cli_args, "--port", "0",
-                 "--port-file", str(port_file)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        try:
-            deadline = time.monotonic() + 20.0
-            while not port_file.exists():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    lines = err_file.read_text(errors="replace").strip().splitlines()
-                    why = lines[-1] if lines else f"exit status {proc.returncode}"
-                    raise DistillError(f"teacher simulator subprocess did not start: {why}")
-                time.sleep(0.02)
-            yield f"http://127.0.0.1:{int(port_file.read_text())}/v1"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(5.0)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def __getattr__(name: str) -> Any:
+    """The CLI names that moved to distill.sim_cli, imported on first use to avoid a cycle."""
+    if name in _CLI_NAMES:
+        from distill import sim_cli
 
-
-def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `distill teacher-sim` options. Numbers are parsed in run_sim_from_args, so a bad
-    value is a one-line ConfigError like every other distill error."""
-    parser.description = parser.description or SIM_DESCRIPTION
-    add = parser.add_argument
-    add("--host", default="127.0.0.1", help="only 127.0.0.1 (or localhost) is allowed")
-    add("--port", default="0", help="port to listen on; 0 picks a free one (default)")
-    add("--port-file", help="write the port here (atomically) once listening")
-    add("--seed", default="0", help="seed for answers and faults (default 0)")
-    add("--p-correct", default="0.7", help="chance a bundled task is answered right (0.7)")
-    add("--latency", default="0",
-        help="seconds before answering: 0.2, uniform:LO,HI, lognormal:MEDIAN,SIGMA, exp:MEAN")
-    add("--rpm", default="0", help="requests per minute limit (0 = none)")
-    add("--tpm", default="0", help="tokens per minute limit, prompt + max_tokens (0 = none)")
-    add("--limit-window-s", default="1.0", help="burst window of the limits in seconds (1)")
-    for fault, what in (("5xx", "500/502/503 (529 on /v1/messages)"),
-                        ("malformed", "200 with a body that is not JSON"),
-                        ("truncated", "a body cut short"), ("drop", "connection closed, no answer"),
-                        ("stall", "request held unanswered for --stall-s, then closed")):
-        add(f"--fault-{fault}", default="0", help=f"fraction of requests answered with {what}")
-    add("--stall-s", default="30", help="how long a stalled request is held (30)")
-    add("--keepalive-interval-s", default="0",
-        help="DeepSeek style: send a blank line this often while answering (0 = off)")
-    add("--api-key-env", metavar="NAME",
-        help="require the key held in this environment variable (never pass a key itself)")
-    add("--status-override", default="0", help="answer every request with this HTTP error")
-    add("--tasks", nargs="+", metavar="FILE", default=[],
-        help="task JSONL files to answer (default: the bundled examples)")
-
-
-def config_from_args(args: argparse.Namespace) -> SimConfig:
-    def num(option: str, kind: type[int] | type[float]) -> Any:
-        raw = getattr(args, option.replace("-", "_"))
-        try:
-            return kind(raw)
-        except (TypeError, ValueError):
-            what = "an integer" if kind is int else "a number"
-            raise ConfigError(f"--{option} must be {what}, got {raw!r}") from None
-
-    api_key = ""
-    if args.api_key_env:
-        api_key = os.environ.get(args.api_key_env, "")
-        if not api_key:
-            raise ConfigError(
-                f"--api-key-env: environment variable {args.api_key_env} is not set or empty")
-    return SimConfig(
-        host=args.host, port=num("port", int), seed=num("seed", int),
-        p_correct=num("p-correct", float), latency=args.latency, rpm=num("rpm", int),
-        tpm=num("tpm", int), limit_window_s=num("limit-window-s", float),
-        **{f"fault_{f}": num(f"fault-{f}", float) for f in _FAULTS},
-        stall_s=num("stall-s", float), keepalive_interval_s=num("keepalive-interval-s", float),
-        api_key=api_key, status_override=num("status-override", int),
-        task_files=tuple(args.tasks))
-
-
-def run_sim_from_args(args: argparse.Namespace) -> int:
-    """Serve until SIGINT/SIGTERM; 0 on a clean stop."""
-    config = config_from_args(args)
-    asyncio.run(_serve(config, args.port_file))
-    return 0
-
-
-async def _serve(config: SimConfig, port_file: str | None) -> None:
-    sim = TeacherSim(config)
-    await sim.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C raises instead
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        log.info("teacher simulator listening on %s/v1", sim.url)
-        if port_file:
-            write_text_atomic(port_file, f"{sim.port}\n")
-        await stop.wait()
-    finally:
-        await sim.stop()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m distill.sim")
-    add_sim_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        return run_sim_from_args(args)
-    except DistillError as exc:
-        sys.stderr.write(f"distill teacher-sim: error: {exc}\n")
-        return exc.exit_code
+        return getattr(sim_cli, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from distill import sim_cli
+
+    raise SystemExit(sim_cli.main())

@@ -66,12 +66,6 @@ def test_invalid_utf8_is_a_record_error(tmp_path: Path) -> None:
     assert str(info.value) == f"{path}:1: not valid UTF-8"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: iter_jsonl reports invalid UTF-8 at the line after the last one yielded, but "
-    "the text layer decodes a whole 8 KiB chunk at once, so a bad byte on line 3 of a small "
-    "file is reported as line 1",
-)
 def test_invalid_utf8_names_the_right_line(tmp_path: Path) -> None:
     path = tmp_path / "rows.jsonl"
     path.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": "\xff"}\n')

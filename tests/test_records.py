@@ -164,12 +164,6 @@ def test_wrong_types(key: str, value: Any, expected: str) -> None:
     assert str(info.value) == f"f.jsonl:2: {expected}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: task_from_dict's _expect skips None values, so a null 'kind', 'reference' "
-    "or 'meta' is accepted and a Task with reference=None reaches the graders, which call "
-    "task.reference.get(...) and raise AttributeError",
-)
 @pytest.mark.parametrize("key", ["kind", "reference", "meta"])
 def test_null_for_a_non_optional_field_is_rejected(key: str) -> None:
     with pytest.raises(RecordError):

@@ -17,7 +17,7 @@ from distill.records import Sample, Task, Verdict
 NAME = "answer"
 VERSION = "1"
 
-_ANCHOR = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*(.+)", re.IGNORECASE)
+_ANCHOR = re.compile(r"\b(?:final answer|answer)\b\W{0,4}?\s*(?:is)?\s*:?\**\s*(.+)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
 _FRAC = re.compile(r"^(-?)\\[dt]?frac\{(-?[\d.]+)\}\{(-?[\d.]+)\}$")
 
@@ -53,7 +53,9 @@ def extract_answer(content: str) -> tuple[str | None, str]:
 
 
 def normalise(answer: str) -> str:
-    text = answer.strip().strip("$").strip()
+    text = answer.strip()
+    for _ in range(2):  # "**$42$.**": markdown, math delimiters and a full stop, in any order
+        text = text.strip("*").rstrip(".").strip().strip("$").strip()
     text = re.sub(r"\\text\{([^}]*)\}", r"\1", text)
     text = text.replace("\\left", "").replace("\\right", "").replace("\\!", "").replace("\\,", "")
     text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")

@@ -13,7 +13,7 @@ from typing import Any
 from distill.records import Sample, Task, Verdict
 
 NAME = "merge"
-VERSION = "1"
+VERSION = "2"
 
 _FENCE = re.compile(r"^```[^\n`]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _MARKERS = re.compile(r"^(<{7}|\|{7}|={7}|>{7})(\s|$)", re.MULTILINE)
@@ -29,10 +29,30 @@ def _lines(text: str) -> str:
     return "\n".join(rows).strip("\n")
 
 
-def classify(answer: str, resolution: str, conflict: str) -> str:
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+INDENT_SENSITIVE = frozenset({"python", "py", "yaml", "yml", "haskell", "nim"})
+
+
+def _collapsed(text: str, language: str) -> tuple[list[str], list[int]]:
+    """Tokens with all layout removed ("if i" stays two tokens, "f( x)" equals "f(x)"), plus,
+    for indentation-sensitive languages, each line's indentation level (re-indenting is fine,
+    changing the nesting is not)."""
+    tokens = _TOKEN.findall(text)
+    if language.lower() not in INDENT_SENSITIVE:
+        return tokens, []
+    widths = [
+        len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+        for line in text.splitlines()
+        if line.strip()
+    ]
+    rank = {width: i for i, width in enumerate(sorted(set(widths)))}
+    return tokens, [rank[w] for w in widths]
+
+
+def classify(answer: str, resolution: str, conflict: str, language: str = "") -> str:
     if _lines(answer) == _lines(resolution):
         return "exact"
-    if re.sub(r"\s+", "", answer) == re.sub(r"\s+", "", resolution):
+    if _collapsed(answer, language) == _collapsed(resolution, language):
         return "whitespace"
     if conflict and _lines(answer) == _lines(conflict):
         return "abstained"
@@ -48,9 +68,9 @@ def grade(task: Task, sample: Sample, options: dict[str, Any]) -> Verdict:
     block = last_code_block(sample.content)
     if block is None:
         return Verdict(NAME, VERSION, "fail", reason="no_block")
-    verdict_class = classify(
-        block, resolution, str(task.reference.get("conflict") or task.prompt or "")
-    )
+    conflict = str(task.reference.get("conflict") or task.prompt or "")
+    language = str(task.reference.get("language") or task.meta.get("language") or "")
+    verdict_class = classify(block, resolution, conflict, language)
     passing = set(options.get("pass_classes", ("exact", "whitespace")))
     status = "pass" if verdict_class in passing else "fail"
     return Verdict(

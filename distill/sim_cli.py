@@ -1,0 +1,194 @@
+"""The teacher simulator's command line and process glue: `distill teacher-sim`,
+`python -m distill.sim` and a simulator in a subprocess."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from distill.errors import ConfigError, DistillError
+from distill.jsonl import write_text_atomic
+from distill.sim import FAULTS, SimConfig, TeacherSim
+
+log = logging.getLogger(__name__)
+
+SIM_DESCRIPTION = (
+    "Run a local SIMULATOR of a teacher API (OpenAI chat completions and Anthropic messages) "
+    "for demos, tests and benchmarks. It is NOT a model: it returns canned, deterministic "
+    "answers to the bundled example tasks, with configurable latency, rate limits and faults."
+)
+
+
+@contextlib.contextmanager
+def sim_process(*cli_args: str) -> Iterator[str]:
+    """Run `python -m distill.sim_cli` in a subprocess (its own GIL); yield its URL + /v1."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    with tempfile.TemporaryDirectory(prefix="distill-sim-") as tmp:
+        port_file, err_file = Path(tmp) / "port", Path(tmp) / "stderr"
+        with err_file.open("wb") as err:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "distill.sim_cli",
+                    *cli_args,
+                    "--port",
+                    "0",
+                    "--port-file",
+                    str(port_file),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                env=env,
+            )
+        try:
+            deadline = time.monotonic() + 20.0
+            while not port_file.exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    lines = err_file.read_text(errors="replace").strip().splitlines()
+                    why = lines[-1] if lines else f"exit status {proc.returncode}"
+                    raise DistillError(f"teacher simulator subprocess did not start: {why}")
+                time.sleep(0.02)
+            yield f"http://127.0.0.1:{int(port_file.read_text())}/v1"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(5.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `distill teacher-sim` options. Numbers are parsed in run_sim_from_args, so a bad
+    value is a one-line ConfigError like every other distill error."""
+    parser.description = parser.description or SIM_DESCRIPTION
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="only 127.0.0.1 (or localhost) is allowed")
+    add("--port", default="0", help="port to listen on; 0 picks a free one (default)")
+    add("--port-file", help="write the port here (atomically) once listening")
+    add("--seed", default="0", help="seed for answers and faults (default 0)")
+    add("--p-correct", default="0.7", help="chance a bundled task is answered right (0.7)")
+    add(
+        "--latency",
+        default="0",
+        help="seconds before answering: 0.2, uniform:LO,HI, lognormal:MEDIAN,SIGMA, exp:MEAN",
+    )
+    add("--rpm", default="0", help="requests per minute limit (0 = none)")
+    add("--tpm", default="0", help="tokens per minute limit, prompt + max_tokens (0 = none)")
+    add("--limit-window-s", default="1.0", help="burst window of the limits in seconds (1)")
+    for fault, what in (
+        ("5xx", "500/502/503 (529 on /v1/messages)"),
+        ("malformed", "200 with a body that is not JSON"),
+        ("truncated", "a body cut short"),
+        ("drop", "connection closed, no answer"),
+        ("stall", "request held unanswered for --stall-s, then closed"),
+    ):
+        add(f"--fault-{fault}", default="0", help=f"fraction of requests answered with {what}")
+    add("--stall-s", default="30", help="how long a stalled request is held (30)")
+    add(
+        "--keepalive-interval-s",
+        default="0",
+        help="DeepSeek style: send a blank line this often while answering (0 = off)",
+    )
+    add(
+        "--api-key-env",
+        metavar="NAME",
+        help="require the key held in this environment variable (never pass a key itself)",
+    )
+    add("--status-override", default="0", help="answer every request with this HTTP error")
+    add(
+        "--tasks",
+        nargs="+",
+        metavar="FILE",
+        default=[],
+        help="task JSONL files to answer (default: the bundled examples)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> SimConfig:
+    def num(option: str, kind: type[int] | type[float]) -> Any:
+        raw = getattr(args, option.replace("-", "_"))
+        try:
+            return kind(raw)
+        except (TypeError, ValueError):
+            what = "an integer" if kind is int else "a number"
+            raise ConfigError(f"--{option} must be {what}, got {raw!r}") from None
+
+    api_key = ""
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env, "")
+        if not api_key:
+            raise ConfigError(
+                f"--api-key-env: environment variable {args.api_key_env} is not set or empty"
+            )
+    return SimConfig(
+        host=args.host,
+        port=num("port", int),
+        seed=num("seed", int),
+        p_correct=num("p-correct", float),
+        latency=args.latency,
+        rpm=num("rpm", int),
+        tpm=num("tpm", int),
+        limit_window_s=num("limit-window-s", float),
+        **{f"fault_{f}": num(f"fault-{f}", float) for f in FAULTS},
+        stall_s=num("stall-s", float),
+        keepalive_interval_s=num("keepalive-interval-s", float),
+        api_key=api_key,
+        status_override=num("status-override", int),
+        task_files=tuple(args.tasks),
+    )
+
+
+def run_sim_from_args(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; 0 on a clean stop."""
+    config = config_from_args(args)
+    asyncio.run(_serve(config, args.port_file))
+    return 0
+
+
+async def _serve(config: SimConfig, port_file: str | None) -> None:
+    sim = TeacherSim(config)
+    await sim.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C raises instead
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        log.info("teacher simulator listening on %s/v1", sim.url)
+        if port_file:
+            write_text_atomic(port_file, f"{sim.port}\n")
+        await stop.wait()
+    finally:
+        await sim.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m distill.sim")
+    add_sim_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return run_sim_from_args(args)
+    except DistillError as exc:
+        sys.stderr.write(f"distill teacher-sim: error: {exc}\n")
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
