@@ -36,49 +36,17 @@ from distill.sim_http import (
     Truncated,
     check_host,
 )
-from distill.sim_limits import Latency, RateLimiter, SimStats
+from distill.sim_limits import Latency as Latency  # re-exported
+from distill.sim_limits import RateLimiter, SimStats
 
-if TYPE_CHECKING:  # re-exported lazily (see __getattr__): sim_cli imports this module
-    from distill.sim_cli import (
-        SIM_DESCRIPTION,
-        add_sim_arguments,
-        config_from_args,
-        main,
-        run_sim_from_args,
-        sim_process,
-    )
-
-__all__ = [
-    "DEFAULT_MAX_TOKENS",
-    "FAULTS",
-    "SAMPLE_INDEX_HEADER",
-    "SIM_DESCRIPTION",
-    "Latency",
-    "RateLimiter",
-    "SimConfig",
-    "SimStats",
-    "TeacherSim",
-    "add_sim_arguments",
-    "config_from_args",
-    "cut_to_budget",
-    "error_response",
-    "main",
-    "reasoning_placement",
-    "run_sim_from_args",
-    "running_sim",
-    "sim_process",
-    "tokens",
-]
+if TYPE_CHECKING:  # re-exported lazily by __getattr__, as distill.sim_cli imports this module
+    from distill.sim_cli import add_sim_arguments as add_sim_arguments
+    from distill.sim_cli import config_from_args as config_from_args
+    from distill.sim_cli import run_sim_from_args as run_sim_from_args
+    from distill.sim_cli import sim_process as sim_process
 
 _CLI_NAMES = frozenset(
-    {
-        "SIM_DESCRIPTION",
-        "add_sim_arguments",
-        "config_from_args",
-        "main",
-        "run_sim_from_args",
-        "sim_process",
-    }
+    {"add_sim_arguments", "config_from_args", "run_sim_from_args", "sim_process"}
 )
 
 DEFAULT_MAX_TOKENS = 32768

@@ -36,7 +36,8 @@ def text_of(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "\n".join(
-            str(part.get("text", "")) for part in content
+            str(part.get("text", ""))
+            for part in content
             if isinstance(part, dict) and part.get("type", "text") == "text"
         )
     return ""
@@ -63,7 +64,8 @@ class TaskIndex:
         # Longest first so a task whose prompt contains another's wins.
         self._scan = (
             sorted(self._exact.items(), key=lambda kv: -len(kv[0]))
-            if len(self._exact) <= SUBSTRING_SCAN_MAX_TASKS else []
+            if len(self._exact) <= SUBSTRING_SCAN_MAX_TASKS
+            else []
         )
         self._cache: dict[str, Task | None] = {}
 
@@ -169,8 +171,13 @@ def _code(rng: random.Random, task: Task, correct: bool) -> tuple[str, str]:
             "        answer += 1\n    print(answer)\n\n\nmain()"
         )
         hint = "count the items in one loop over the input"
-    sentence = rng.choice(("Here is my solution.", "The program below solves it.",
-                           "This reads standard input and prints the answer."))
+    sentence = rng.choice(
+        (
+            "Here is my solution.",
+            "The program below solves it.",
+            "This reads standard input and prints the answer.",
+        )
+    )
     return f"{sentence}\n\n{_fence('python', program)}", hint
 
 
@@ -201,8 +208,10 @@ def _merge(rng: random.Random, task: Task, correct: bool) -> tuple[str, str]:
     conflict = str(ref.get("conflict") or task.prompt or "")
     if correct:
         body, hint = str(ref.get("resolution", "")), "keep both intents"
-    elif rng.random() < 0.5 and (ours := ours_only(conflict)).strip() != str(
-            ref.get("resolution", "")).strip():  # when ours is the right answer, leave markers
+    elif (
+        rng.random() < 0.5
+        and (ours := ours_only(conflict)).strip() != str(ref.get("resolution", "")).strip()
+    ):  # when ours is the right answer, leave markers
         body, hint = ours, "our side already covers it"
     else:
         body, hint = conflict, "the file is already fine"
@@ -290,8 +299,12 @@ _SHARED = (
 )
 
 
-_OPENERS = ("Let me read the problem carefully", "The task is", "Okay, so the question is",
-            "I need to work out this problem")
+_OPENERS = (
+    "Let me read the problem carefully",
+    "The task is",
+    "Okay, so the question is",
+    "I need to work out this problem",
+)
 _WORDS = {s: len(s.split()) for pool in (*_STEPS.values(), _SHARED) for s in pool}
 
 

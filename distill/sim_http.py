@@ -23,12 +23,24 @@ LOOPBACK = "127.0.0.1"
 _MAX_HEAD = 64 * 1024
 _MAX_BODY = 64 * 1024 * 1024
 _REASONS = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 402: "Payment Required",
-    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
-    411: "Length Required", 413: "Payload Too Large", 422: "Unprocessable Entity",
-    429: "Too Many Requests", 431: "Request Header Fields Too Large",
-    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-    504: "Gateway Timeout", 529: "Overloaded",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    411: "Length Required",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    529: "Overloaded",
 }
 
 
@@ -97,10 +109,17 @@ def check_host(host: str) -> str:
     )
 
 
-def _head(status: int, headers: list[tuple[str, str]], content_type: str,
-          length: int | None, keep_alive: bool) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n",
-             f"content-type: {content_type}\r\n"]
+def _head(
+    status: int,
+    headers: list[tuple[str, str]],
+    content_type: str,
+    length: int | None,
+    keep_alive: bool,
+) -> bytes:
+    lines = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n",
+        f"content-type: {content_type}\r\n",
+    ]
     if length is not None:
         lines.append(f"content-length: {length}\r\n")
     lines.append("connection: keep-alive\r\n" if keep_alive else "connection: close\r\n")
@@ -206,8 +225,10 @@ class HttpServer:
 
     async def _send(self, writer: asyncio.StreamWriter, reply: Reply, keep_alive: bool) -> bool:
         if isinstance(reply, Response):
-            writer.write(_head(reply.status, reply.headers, reply.content_type,
-                               len(reply.body), keep_alive) + reply.body)
+            writer.write(
+                _head(reply.status, reply.headers, reply.content_type, len(reply.body), keep_alive)
+                + reply.body
+            )
             await writer.drain()
             return keep_alive
         if isinstance(reply, Drop):
@@ -216,8 +237,10 @@ class HttpServer:
         if isinstance(reply, Truncated):
             resp = reply.response
             cut = min(len(resp.body) - 1, max(0, int(len(resp.body) * reply.keep)))
-            writer.write(_head(resp.status, resp.headers, resp.content_type,
-                               len(resp.body), False) + resp.body[:max(0, cut)])
+            writer.write(
+                _head(resp.status, resp.headers, resp.content_type, len(resp.body), False)
+                + resp.body[: max(0, cut)]
+            )
             await writer.drain()
             return False
         if isinstance(reply, Stall):

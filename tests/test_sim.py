@@ -29,18 +29,34 @@ from distill.sim import (
 from distill.sim_answers import TaskIndex, generate_answer, ours_only, wrong_math_answer
 
 MATH_PROMPT = "What is 6 times 7?"
-CONFLICT = ("a = 1\n<<<<<<< ours\nb = 2\n||||||| base\nb = 0\n=======\nc = 3\n"
-            ">>>>>>> theirs\nd = 4\n")
+CONFLICT = (
+    "a = 1\n<<<<<<< ours\nb = 2\n||||||| base\nb = 0\n=======\nc = 3\n>>>>>>> theirs\nd = 4\n"
+)
 TASKS = [
     {"id": "m1", "kind": "math", "prompt": MATH_PROMPT, "reference": {"answer": "42"}},
-    {"id": "c1", "kind": "code", "prompt": "Print the sum of two integers.",
-     "reference": {"tests": {"public": [{"input": "1 2\n", "output": "3\n"}],
-                             "hidden": [{"input": "5 5\n", "output": "10\n"}]},
-                   "solution": "a, b = map(int, input().split())\nprint(a + b)\n"},
-     "meta": {"language": "python"}},
-    {"id": "g1", "kind": "merge", "prompt": CONFLICT,
-     "reference": {"conflict": CONFLICT, "resolution": "a = 1\nb = 2\nc = 3\nd = 4\n",
-                   "language": "python"}},
+    {
+        "id": "c1",
+        "kind": "code",
+        "prompt": "Print the sum of two integers.",
+        "reference": {
+            "tests": {
+                "public": [{"input": "1 2\n", "output": "3\n"}],
+                "hidden": [{"input": "5 5\n", "output": "10\n"}],
+            },
+            "solution": "a, b = map(int, input().split())\nprint(a + b)\n",
+        },
+        "meta": {"language": "python"},
+    },
+    {
+        "id": "g1",
+        "kind": "merge",
+        "prompt": CONFLICT,
+        "reference": {
+            "conflict": CONFLICT,
+            "resolution": "a = 1\nb = 2\nc = 3\nd = 4\n",
+            "language": "python",
+        },
+    },
     {"id": "h1", "kind": "chat", "prompt": "Say hello.", "reference": {"output": "Hello there!"}},
 ]
 
@@ -61,11 +77,13 @@ def url(task_file: str) -> Iterator[str]:
 _HTTP = httpx2.Client(timeout=10.0)  # one keep-alive pool: a client per call costs ~50 ms
 
 
-def chat(base: str, content: str, *, model: str = "sim-r1", index: int = 0,
-         **extra: Any) -> httpx2.Response:
+def chat(
+    base: str, content: str, *, model: str = "sim-r1", index: int = 0, **extra: Any
+) -> httpx2.Response:
     body = {"model": model, "messages": [{"role": "user", "content": content}], **extra}
-    return _HTTP.post(base + "/chat/completions", json=body,
-                      headers={"x-distill-sample-index": str(index)})
+    return _HTTP.post(
+        base + "/chat/completions", json=body, headers={"x-distill-sample-index": str(index)}
+    )
 
 
 _SDK_CLIENTS: list[openai.OpenAI | anthropic.Anthropic] = []
@@ -94,11 +112,13 @@ def an(base: str, key: str = "sk-test") -> anthropic.Anthropic:
 # --- wire formats -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model", ["sim-r1", "sim-vllm", "sim-think", "sim-think-noopen",
-                                   "sim-plain"])
+@pytest.mark.parametrize(
+    "model", ["sim-r1", "sim-vllm", "sim-think", "sim-think-noopen", "sim-plain"]
+)
 def test_openai_reasoning_placement(url: str, model: str) -> None:
     resp = oa(url).chat.completions.create(
-        model=model, messages=[{"role": "user", "content": MATH_PROMPT}])
+        model=model, messages=[{"role": "user", "content": MATH_PROMPT}]
+    )
     msg = resp.choices[0].message
     extra = msg.model_extra or {}
     assert resp.object == "chat.completion" and resp.choices[0].finish_reason == "stop"
@@ -124,9 +144,12 @@ def test_openai_reasoning_placement(url: str, model: str) -> None:
 @pytest.mark.parametrize("model", ["sim-claude", "sim-claude-redacted"])
 def test_anthropic_thinking_blocks(url: str, model: str) -> None:
     msg = an(url).messages.create(
-        model=model, max_tokens=4000, system=[{"type": "text", "text": "Be brief."}],
+        model=model,
+        max_tokens=4000,
+        system=[{"type": "text", "text": "Be brief."}],
         thinking={"type": "enabled", "budget_tokens": 2000},
-        messages=[{"role": "user", "content": [{"type": "text", "text": MATH_PROMPT}]}])
+        messages=[{"role": "user", "content": [{"type": "text", "text": MATH_PROMPT}]}],
+    )
     assert msg.stop_reason == "end_turn" and msg.usage.input_tokens >= 4
     first, last = msg.content[0], msg.content[-1]
     if "redacted" in model:
@@ -134,8 +157,9 @@ def test_anthropic_thinking_blocks(url: str, model: str) -> None:
     else:
         assert first.type == "thinking" and "6 times 7" in first.thinking and first.signature
     assert last.type == "text" and "\\boxed{" in last.text
-    plain = an(url).messages.create(model=model, max_tokens=100,
-                                    messages=[{"role": "user", "content": "Say hello."}])
+    plain = an(url).messages.create(
+        model=model, max_tokens=100, messages=[{"role": "user", "content": "Say hello."}]
+    )
     assert [b.type for b in plain.content] == ["text"]
     assert isinstance(plain.content[0], anthropic.types.TextBlock)
     assert plain.content[0].text == "Hello there!"
@@ -144,12 +168,14 @@ def test_anthropic_thinking_blocks(url: str, model: str) -> None:
 def test_max_tokens_cuts_the_answer(url: str) -> None:
     client = oa(url)
     resp = client.chat.completions.create(
-        model="sim-r1", max_tokens=10, messages=[{"role": "user", "content": MATH_PROMPT}])
+        model="sim-r1", max_tokens=10, messages=[{"role": "user", "content": MATH_PROMPT}]
+    )
     assert resp.choices[0].finish_reason == "length"
     assert resp.usage is not None and resp.usage.completion_tokens == 10
     assert resp.choices[0].message.content == ""
-    msg = an(url).messages.create(model="sim-claude", max_tokens=5,
-                                  messages=[{"role": "user", "content": MATH_PROMPT}])
+    msg = an(url).messages.create(
+        model="sim-claude", max_tokens=5, messages=[{"role": "user", "content": MATH_PROMPT}]
+    )
     assert msg.stop_reason == "max_tokens" and msg.usage.output_tokens == 5
 
 
@@ -180,8 +206,10 @@ def test_same_request_same_answer_and_index_varies(url: str) -> None:
 @pytest.mark.parametrize("p_correct", [1.0, 0.0])
 def test_p_correct_decides_math(task_file: str, p_correct: float) -> None:
     with running_sim(SimConfig(p_correct=p_correct, task_files=(task_file,))) as base:
-        boxed = [re.findall(r"\\boxed\{(.*?)\}", answer_of(chat(base, MATH_PROMPT, index=i)))
-                 for i in range(10)]
+        boxed = [
+            re.findall(r"\\boxed\{(.*?)\}", answer_of(chat(base, MATH_PROMPT, index=i)))
+            for i in range(10)
+        ]
     assert all(len(b) == 1 for b in boxed)
     assert all((b[0] == "42") == (p_correct == 1.0) for b in boxed)
 
@@ -205,7 +233,13 @@ def test_wrong_answers_are_plausible() -> None:
     right = generate_answer(CONFLICT, merge, 0, 0, 1.0).content
     assert "```python\na = 1\nb = 2\nc = 3\nd = 4\n```" in right
     assert wrong_math_answer("42", __import__("random").Random(1)) in {
-        "39", "40", "41", "43", "44", "45"}
+        "39",
+        "40",
+        "41",
+        "43",
+        "44",
+        "45",
+    }
     assert wrong_math_answer("3/4", __import__("random").Random(1)).endswith("/4")
     assert wrong_math_answer("x^2", __import__("random").Random(1)) == "x^2+1"
     generic = generate_answer("Tell me about otters please.", None, 0, 0, 0.0)
@@ -226,8 +260,10 @@ def test_rate_limit_429_with_headers() -> None:
     with running_sim(SimConfig(rpm=1, tpm=100_000)) as base:
         first = chat(base, "hi")
         second = chat(base, "hi")
-        claude = _HTTP.post(base + "/messages", json={
-            "model": "c", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]})
+        claude = _HTTP.post(
+            base + "/messages",
+            json={"model": "c", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+        )
         stats = _HTTP.get(base + "/stats").json()
     assert first.status_code == 200 and first.headers["x-ratelimit-limit-requests"] == "1"
     assert second.status_code == 429
@@ -248,20 +284,29 @@ def test_api_key_and_status_override() -> None:
     with running_sim(SimConfig(api_key="sk-right")) as base:
         with pytest.raises(openai.AuthenticationError):
             oa(base, "sk-wrong").chat.completions.create(
-                model="m", messages=[{"role": "user", "content": "a"}])
+                model="m", messages=[{"role": "user", "content": "a"}]
+            )
         with pytest.raises(anthropic.AuthenticationError):
             an(base, "sk-wrong").messages.create(
-                model="m", max_tokens=5, messages=[{"role": "user", "content": "a"}])
-        assert oa(base, "sk-right").chat.completions.create(
-            model="m", messages=[{"role": "user", "content": "a"}]).choices
-        assert an(base, "sk-right").messages.create(
-            model="m", max_tokens=50, messages=[{"role": "user", "content": "a"}]).content
+                model="m", max_tokens=5, messages=[{"role": "user", "content": "a"}]
+            )
+        assert (
+            oa(base, "sk-right")
+            .chat.completions.create(model="m", messages=[{"role": "user", "content": "a"}])
+            .choices
+        )
+        assert (
+            an(base, "sk-right")
+            .messages.create(model="m", max_tokens=50, messages=[{"role": "user", "content": "a"}])
+            .content
+        )
     with running_sim(SimConfig(status_override=402)) as base:
         resp = chat(base, "a")
         assert resp.status_code == 402 and resp.json()["error"]["message"]
         with pytest.raises(anthropic.APIStatusError) as info:
-            an(base).messages.create(model="m", max_tokens=5,
-                                     messages=[{"role": "user", "content": "a"}])
+            an(base).messages.create(
+                model="m", max_tokens=5, messages=[{"role": "user", "content": "a"}]
+            )
         assert info.value.status_code == 402
 
 
@@ -287,8 +332,10 @@ def test_each_fault_kind(fault: str) -> None:
             with pytest.raises(httpx2.ReadTimeout):
                 client.post(base + "/chat/completions", json=body)
         else:
-            statuses = {client.post(base + "/messages", json={**body, "max_tokens": 5}).status_code
-                        for _ in range(30)}
+            statuses = {
+                client.post(base + "/messages", json={**body, "max_tokens": 5}).status_code
+                for _ in range(30)
+            }
             assert statuses <= {500, 502, 503, 529} and len(statuses) > 1
         client.close()
         label = {"drop": "dropped", "stall": "stalled"}.get(fault, fault)
@@ -309,7 +356,8 @@ def test_keepalive_blank_lines() -> None:
         assert resp.content.startswith(b"\n\n")
         assert json.loads(resp.content)["object"] == "chat.completion"
         via_sdk = oa(base).chat.completions.create(
-            model="sim-r1", messages=[{"role": "user", "content": MATH_PROMPT}])
+            model="sim-r1", messages=[{"role": "user", "content": MATH_PROMPT}]
+        )
         assert via_sdk.choices[0].message.content
 
 
@@ -328,10 +376,18 @@ def test_stats_count_duplicates_and_reset(url: str) -> None:
 # --- config and processes ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"latency": "fast"}, {"latency": "uniform:0.3,0.1"}, {"latency": "lognormal:1"},
-    {"p_correct": 1.5}, {"fault_drop": 0.6, "fault_stall": 0.6}, {"host": "0.0.0.0"},
-    {"status_override": 200}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"latency": "fast"},
+        {"latency": "uniform:0.3,0.1"},
+        {"latency": "lognormal:1"},
+        {"p_correct": 1.5},
+        {"fault_drop": 0.6, "fault_stall": 0.6},
+        {"host": "0.0.0.0"},
+        {"status_override": 200},
+    ],
+)
 def test_bad_config_is_one_line_error(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError) as info:
         SimConfig(**kwargs)
@@ -347,8 +403,11 @@ def test_cli_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="SIM_TEST_KEY"):
         config_from_args(parser.parse_args(["--api-key-env", "SIM_TEST_KEY"]))
     monkeypatch.setenv("SIM_TEST_KEY", "sk-env")
-    config = config_from_args(parser.parse_args(
-        ["--api-key-env", "SIM_TEST_KEY", "--latency", "exp:0.1", "--fault-drop", "0.1"]))
+    config = config_from_args(
+        parser.parse_args(
+            ["--api-key-env", "SIM_TEST_KEY", "--latency", "exp:0.1", "--fault-drop", "0.1"]
+        )
+    )
     assert config.api_key == "sk-env" and "sk-env" not in repr(config)
     assert config.fault_drop == 0.1
 
@@ -360,8 +419,10 @@ def test_teacher_sim_in_own_loop() -> None:
         sim = TeacherSim(SimConfig())
         await sim.start()
         async with httpx2.AsyncClient() as client:
-            await client.post(sim.url + "/chat/completions",
-                              json={"model": "m", "messages": [{"role": "user", "content": "a"}]})
+            await client.post(
+                sim.url + "/chat/completions",
+                json={"model": "m", "messages": [{"role": "user", "content": "a"}]},
+            )
         await sim.stop()
         return sim.stats()
 
@@ -386,8 +447,11 @@ def test_sim_process_starts_and_stops(monkeypatch: pytest.MonkeyPatch) -> None:
     with sim_process("--api-key-env", "SIM_PROC_KEY", "--seed", "2") as base:
         assert base.startswith("http://127.0.0.1:") and base.endswith("/v1")
         assert chat(base, "a").status_code == 401
-        assert oa(base, "sk-proc").chat.completions.create(
-            model="m", messages=[{"role": "user", "content": "a"}]).choices
+        assert (
+            oa(base, "sk-proc")
+            .chat.completions.create(model="m", messages=[{"role": "user", "content": "a"}])
+            .choices
+        )
         if Path("/proc").is_dir():
             assert _children() - before
     assert time.monotonic() - started < 15
