@@ -97,7 +97,7 @@ max_in_flight = {args.concurrency}
 
     print(f"requests: {args.requests}, latency {args.latency} s, concurrency {args.concurrency}")
     print(
-        f"distill harvest : {args.requests / ours:8.0f} req/s ({ours:.2f} s, incl. plan, cache, samples file)"
+        f"distill harvest : {args.requests / ours:8.0f} req/s ({ours:.2f} s, whole run_harvest)"
     )
     print(f"minimal loop    : {args.requests / base:8.0f} req/s ({base:.2f} s)")
     print(f"ratio distill/minimal: {base / ours:.2f}x")
