@@ -327,38 +327,9 @@ def test_well_formed_min_chars_option() -> None:
 
 
 def test_merge_python_nesting_change_is_not_whitespace() -> None:
-    task = Task(
-        id="m",
-        kind="merge",
-        prompt="x",
-        reference={
-            "resolution": "if a:\n    f()\n    g()\n",
-            "conflict": "x",
-            "language": "python",
-        },
-    )
-    dedented = "```python\nif a:\n    f()\ng()\n```"
-    sample = Sample(
-        task_id="m",
-        sample_index=0,
-        teacher="t",
-        request_key="k",
-        messages=[],
-        status="ok",
-        content=dedented,
-        finish_reason="stop",
-    )
-    verdict = merge.grade(task, sample, {})
-    assert verdict.status == "fail" and verdict.reason == "incorrect"
-    reindented = "```python\nif a:\n\tf()\n\tg()\n```"
-    sample = Sample(
-        task_id="m",
-        sample_index=0,
-        teacher="t",
-        request_key="k",
-        messages=[],
-        status="ok",
-        content=reindented,
-        finish_reason="stop",
-    )
-    assert merge.grade(task, sample, {}).reason == "whitespace"
+    reference = {"resolution": "if a:\n    f()\n    g()\n", "conflict": "x", "language": "python"}
+    task = make_task("merge", reference)
+    dedented = merge.grade(task, make_sample("```python\nif a:\n    f()\ng()\n```"), {})
+    assert dedented.status == "fail" and dedented.reason == "incorrect"
+    reindented = merge.grade(task, make_sample("```python\nif a:\n\tf()\n\tg()\n```"), {})
+    assert reindented.status == "pass" and reindented.reason == "whitespace"
