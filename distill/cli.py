@@ -121,6 +121,9 @@ def _harvest_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-cost", type=float, metavar="USD", help="stop sending new requests at this spend"
     )
+    p.add_argument(
+        "--dry-run", action="store_true", help="show requests, tokens and cost; send nothing"
+    )
 
 
 def _grade_flags(p: argparse.ArgumentParser) -> None:
@@ -174,6 +177,11 @@ def _cmd_harvest(args: argparse.Namespace) -> int:
     from distill.harvest import run_harvest
 
     config = _load(args)
+    if args.dry_run:
+        from distill.harvest.dryrun import dry_run
+
+        console.print_dry_run(dry_run(config))
+        return EXIT_OK
     with console.harvest_progress(not args.quiet) as progress:
         result = run_harvest(config, progress)
     if not args.quiet:
@@ -216,6 +224,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from distill.pipeline import run_pipeline
 
     config = _load(args)
+    if args.dry_run:
+        from distill.harvest.dryrun import dry_run
+
+        console.print_dry_run(dry_run(config))
+        return EXIT_OK
     with console.harvest_progress(not args.quiet) as progress:
         result = run_pipeline(config, progress)
     if not args.quiet:

@@ -13,6 +13,7 @@ from rich.table import Table
 from distill.export import ExportResult
 from distill.grade import GradeResult
 from distill.harvest import HarvestResult, HarvestStats
+from distill.harvest.dryrun import DryRun
 from distill.harvest.runner import ProgressFn
 
 out = Console()
@@ -26,30 +27,34 @@ def harvest_progress(enabled: bool) -> Iterator[ProgressFn | None]:
         yield None
         return
     columns = (
-        TextColumn("harvest"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[line]}"),
-        TimeElapsedColumn(),
+        "teacher",
+        "model",
+        "planned",
+        "cached",
+        "to send",
+        "prompt tok",
+        "max out tok",
+        "$ prompt",
+        "$ at most",
     )
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("harvest", total=None, line="")
-        last = 0.0
-
-        def update(stats: HarvestStats) -> None:
-            nonlocal last
-            now = time.monotonic()
-            if now - last < 0.2 and stats.done < stats.to_send:
-                return
-            last = now
-            rate = stats.done / max(now - stats.started_at, 1e-9)
-            line = (
-                f"{rate:.0f} req/s  {stats.completion_tokens:,} out tok  ${stats.cost_usd:.4f}"
-                f"  retries {stats.retries}  errors {stats.errors}"
-            )
-            bar.update(task, total=stats.to_send, completed=stats.done, line=line)
-
-        yield update
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("teacher", "model") else "right")
+    for t in plan.teachers:
+        table.add_row(
+            t.teacher,
+            t.model,
+            f"{t.planned:,}",
+            f"{t.cached:,}",
+            f"{t.to_send:,}",
+            f"{t.prompt_tokens:,}",
+            f"{t.max_completion_tokens:,}",
+            f"{t.prompt_cost_usd:.4f}",
+            f"{t.max_cost_usd:.4f}",
+        )
+    out.print(table)
+    if plan.example is not None:
+        out.print("first request to send:")
+        out.print_json(data=plan.example)
 
 
 def harvest_table(result: HarvestResult) -> Table:

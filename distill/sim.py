@@ -295,6 +295,7 @@ class TeacherSim:
             msg = f"simulated upstream error {status}"
             return error_response(anthropic, status, msg), str(status)
         body, completion = self._body(*args)
+        self._limits.refund_tokens(budget - completion if budget else 0)
         if fault == "malformed":  # half a JSON object and then an HTML error page
             return Response(200, body[: len(body) // 2] + b"<html>bad gateway", headers), fault
         if fault == "truncated":
@@ -309,6 +310,8 @@ class TeacherSim:
     async def _late_body(self, delay: float, key: tuple[str, str, bytes], args: Any) -> bytes:
         await asyncio.sleep(delay)
         body, completion = self._body(*args)
+        if args[0].get("max_completion_tokens") or args[0].get("max_tokens"):
+            self._limits.refund_tokens(args[5] - completion)
         self._stats.ok(key, args[4], completion)
         return body
 

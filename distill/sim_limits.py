@@ -75,6 +75,11 @@ class RateLimiter:
         self.requests = _Bucket(rpm, window_s, 1.0) if rpm else None
         self.tokens = _Bucket(tpm, window_s, 1.0) if tpm else None
 
+    def refund_tokens(self, unused: int) -> None:
+        """Give back the part of max_tokens the answer did not use (usage-corrected TPM)."""
+        if self.tokens is not None and unused > 0:
+            self.tokens.level = min(self.tokens.capacity, self.tokens.level + unused)
+
     def check(self, charge: int, anthropic: bool) -> tuple[list[tuple[str, str]], float, str]:
         """Take one request and `charge` tokens if both buckets allow; else how long to wait."""
         now = time.monotonic()

@@ -28,12 +28,19 @@ def estimate_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
 
 
-def _bucket(per_minute: int, largest: int) -> AsyncLimiter | None:
+class _RefundableLimiter(AsyncLimiter):
+    """aiolimiter's leaky bucket, plus giving back what a request was charged but did not use."""
+
+    def refund(self, amount: float) -> None:
+        self._level = max(0.0, self._level - amount)
+
+
+def _bucket(per_minute: int, largest: int) -> _RefundableLimiter | None:
     """A leaky bucket of at least one second's worth and at least the largest single charge."""
     if per_minute <= 0:
         return None
     period = max(1.0, 60.0 * largest / per_minute)
-    return AsyncLimiter(per_minute * period / 60.0, period)
+    return _RefundableLimiter(per_minute * period / 60.0, period)
 
 
 class TeacherLimiter:
@@ -50,6 +57,11 @@ class TeacherLimiter:
         if self._tokens is not None:
             await self._tokens.acquire(min(float(charge), self._tokens.max_rate))
         await self._wait_out_pause()
+
+    def settle(self, charged: int, used: int) -> None:
+        """Correct the token charge (prompt estimate + max_tokens) by the usage reported."""
+        if self._tokens is not None and charged > used > 0:
+            self._tokens.refund(charged - used)
 
     def pause(self, seconds: float) -> None:
         until = time.monotonic() + max(0.0, seconds)

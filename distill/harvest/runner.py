@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx2
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -39,6 +38,7 @@ from distill.errors import (
 from distill.harvest.cache import SampleCache
 from distill.harvest.limits import TeacherLimiter
 from distill.harvest.plan import PlannedRequest, build_plan
+from distill.harvest.prices import cost_usd, price_of
 from distill.harvest.providers import Completion, Provider, make_provider
 from distill.jsonl import write_jsonl_atomic
 from distill.prompts import PromptLibrary, PromptRenderer
@@ -178,19 +178,12 @@ class _Harvester:
         by_teacher: dict[str, list[PlannedRequest]] = {}
         for request in pending:
             by_teacher.setdefault(request.teacher, []).append(request)
-        connections = sum(self.config.teachers[t].limits.max_in_flight for t in by_teacher)
-        http = httpx2.AsyncClient(
-            limits=httpx2.Limits(
-                max_connections=connections, max_keepalive_connections=connections
-            ),
-            timeout=httpx2.Timeout(None, connect=30.0),
-        )
         workers = []
         providers: list[Provider] = []
         try:
             for name, requests in by_teacher.items():
                 teacher = self.config.teachers[name]
-                provider = make_provider(name, teacher, self.api_keys[name], http)
+                provider = make_provider(name, teacher, self.api_keys[name])
                 providers.append(provider)
                 limiter = TeacherLimiter(teacher.limits, max(r.charge for r in requests))
                 queue: asyncio.Queue[PlannedRequest] = asyncio.Queue()
@@ -204,7 +197,6 @@ class _Harvester:
         finally:
             for provider in providers:
                 await provider.aclose()
-            await http.aclose()
 
     async def _worker(
         self,
@@ -275,19 +267,20 @@ class _Harvester:
                     limiter.pause(exc.retry_after if exc.retry_after is not None else 1.0)
                     raise
                 limiter.observe(completion.headers)
+                usage = completion.usage
+                limiter.settle(request.charge, usage.prompt_tokens + usage.completion_tokens)
                 return self._ok_row(teacher, request, completion, time.monotonic() - started)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     def _ok_row(
         self, teacher: TeacherConfig, request: PlannedRequest, c: Completion, latency: float
     ) -> dict[str, Any]:
-        price = teacher.price
-        uncached = max(0, c.usage.prompt_tokens - c.usage.cached_tokens)
-        cost = (
-            uncached * price.input
-            + c.usage.cached_tokens * price.cached_input
-            + c.usage.completion_tokens * price.output
-        ) / 1e6
+        cost = cost_usd(
+            price_of(teacher),
+            c.usage.prompt_tokens,
+            c.usage.cached_tokens,
+            c.usage.completion_tokens,
+        )
         self.stats.prompt_tokens += c.usage.prompt_tokens
         self.stats.completion_tokens += c.usage.completion_tokens
         self.stats.cost_usd += cost

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx2
-
 from distill.config import TeacherConfig
 from distill.harvest.providers import anthropic as anthropic_provider
 from distill.harvest.providers import openai_compat
@@ -29,9 +27,7 @@ def request_params(teacher: TeacherConfig, sample_index: int) -> dict[str, Any]:
     return openai_compat.request_params(teacher, sample_index)
 
 
-def make_provider(
-    name: str, teacher: TeacherConfig, api_key: str, http: httpx2.AsyncClient
-) -> Provider:
+def make_provider(name: str, teacher: TeacherConfig, api_key: str) -> Provider:
     if teacher.provider == "anthropic":
-        return anthropic_provider.AnthropicProvider(name, teacher, api_key, http)
-    return openai_compat.OpenAICompatProvider(name, teacher, api_key, http)
+        return anthropic_provider.AnthropicProvider(name, teacher, api_key)
+    return openai_compat.OpenAICompatProvider(name, teacher, api_key)

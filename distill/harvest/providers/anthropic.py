@@ -10,6 +10,7 @@ from distill.config import TeacherConfig
 from distill.errors import TransientError
 from distill.harvest.providers.base import (
     SAMPLE_INDEX_HEADER,
+    ClientShards,
     Completion,
     parse_json_body,
     translate_sdk_error,
@@ -41,22 +42,23 @@ def request_params(t: TeacherConfig, sample_index: int) -> dict[str, Any]:
 class AnthropicProvider:
     provider_name = "anthropic"
 
-    def __init__(
-        self, name: str, teacher: TeacherConfig, api_key: str, http: httpx2.AsyncClient
-    ) -> None:
+    def __init__(self, name: str, teacher: TeacherConfig, api_key: str) -> None:
+        import anthropic  # the SDK takes ~2 s to import: only when this teacher is used
+
         self.name = name
         self.teacher = teacher
         self.base_url = teacher.base_url or "https://api.anthropic.com"
         self._secret = api_key
-        import anthropic  # the SDK takes ~2 s to import: only when this teacher is used
-
         self._sdk = anthropic
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key or "not-needed",
-            base_url=self.base_url.removesuffix("/v1"),
-            max_retries=0,
-            timeout=teacher.timeout_s,
-            http_client=http,
+        self._clients = ClientShards(
+            lambda http: anthropic.AsyncAnthropic(
+                api_key=api_key or "not-needed",
+                base_url=self.base_url.removesuffix("/v1"),
+                max_retries=0,
+                timeout=teacher.timeout_s,
+                http_client=http,
+            ),
+            teacher.limits.max_in_flight,
         )
 
     def request_params(self, sample_index: int) -> dict[str, Any]:
@@ -66,19 +68,22 @@ class AnthropicProvider:
         self, messages: list[dict[str, Any]], params: dict[str, Any], sample_index: int
     ) -> Completion:
         system = "\n\n".join(str(m["content"]) for m in messages if m.get("role") == "system")
-        turns = [m for m in messages if m.get("role") != "system"]
-        body: dict[str, Any] = dict(params)
-        max_tokens = body.pop("max_tokens")
+        body: dict[str, Any] = {
+            "model": self.teacher.model,
+            "messages": [m for m in messages if m.get("role") != "system"],
+            **params,
+        }
+        if system:
+            body["system"] = system
         try:
-            raw = await self._client.messages.with_raw_response.create(
-                model=self.teacher.model,
-                max_tokens=max_tokens,
-                messages=turns,  # type: ignore[arg-type]
-                system=system or self._sdk.omit,
-                extra_body=body or None,
-                extra_headers={SAMPLE_INDEX_HEADER: str(sample_index)},
+            # The SDK's generic post: auth, base URL, typed errors; no per-call transform.
+            response = await self._clients.next().post(
+                "/v1/messages",
+                body=body,
+                cast_to=httpx2.Response,
+                options={"headers": {SAMPLE_INDEX_HEADER: str(sample_index)}},
             )
-            content = await raw.read()
+            content = response.content
         except self._sdk.AnthropicError as exc:
             raise translate_sdk_error(exc, self.teacher, self.name, self._secret) from None
         except httpx2.HTTPError as exc:
@@ -105,8 +110,8 @@ class AnthropicProvider:
                 reasoning_tokens=0,
                 cached_tokens=int(usage.get("cache_read_input_tokens") or 0),
             ),
-            headers=dict(raw.headers),
+            headers=response.headers,
         )
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self._clients.aclose()

@@ -7,10 +7,16 @@ here into distill's own tree, with the API key scrubbed from every message.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
-from collections.abc import Mapping
+import math
+import ssl
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
+
+import httpx2
 
 from distill.config import TeacherConfig
 from distill.errors import (
@@ -55,6 +61,45 @@ class Provider(Protocol):
     ) -> Completion: ...
 
     async def aclose(self) -> None: ...
+
+
+C = TypeVar("C")
+CONNECTIONS_PER_POOL = 32
+
+
+class ClientShards(Generic[C]):
+    """SDK clients over several small httpx2 pools, used in turn.
+
+    httpcore's pool scans all its connections for every request it assigns, so one pool of
+    hundreds of connections spends more CPU than the requests themselves; pools of 32 do not.
+    """
+
+    def __init__(self, make: Callable[[httpx2.AsyncClient], C], in_flight: int) -> None:
+        count = max(1, math.ceil(in_flight / CONNECTIONS_PER_POOL))
+        size = math.ceil(in_flight / count)
+        tls = _shared_tls_context()  # loading the CA bundle costs ~50 ms per context
+        self._http = [
+            httpx2.AsyncClient(
+                limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size),
+                timeout=httpx2.Timeout(None, connect=30.0),
+                verify=tls,
+            )
+            for _ in range(count)
+        ]
+        self._clients = [make(http) for http in self._http]
+        self._turn = itertools.cycle(self._clients)
+
+    def next(self) -> C:
+        return next(self._turn)
+
+    async def aclose(self) -> None:
+        for http in self._http:
+            await http.aclose()
+
+
+@functools.cache
+def _shared_tls_context() -> ssl.SSLContext:
+    return httpx2.create_ssl_context()
 
 
 def redact(text: str, secret: str) -> str:

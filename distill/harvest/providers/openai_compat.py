@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import httpx2
 
 from distill.config import TeacherConfig
+from distill.errors import TransientError
 from distill.harvest.providers.base import (
     SAMPLE_INDEX_HEADER,
+    ClientShards,
     Completion,
     parse_json_body,
     translate_sdk_error,
@@ -39,22 +42,23 @@ def request_params(t: TeacherConfig, sample_index: int) -> dict[str, Any]:
 class OpenAICompatProvider:
     provider_name = "openai_compat"
 
-    def __init__(
-        self, name: str, teacher: TeacherConfig, api_key: str, http: httpx2.AsyncClient
-    ) -> None:
+    def __init__(self, name: str, teacher: TeacherConfig, api_key: str) -> None:
+        import openai  # imported only when a teacher of this kind is used
+
         self.name = name
         self.teacher = teacher
         self.base_url = teacher.base_url or "https://api.openai.com/v1"
         self._secret = api_key
-        import openai  # imported only when a teacher of this kind is used
-
         self._sdk = openai
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key or "not-needed",
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=teacher.timeout_s,
-            http_client=http,
+        self._clients = ClientShards(
+            lambda http: openai.AsyncOpenAI(
+                api_key=api_key or "not-needed",
+                base_url=self.base_url,
+                max_retries=0,
+                timeout=teacher.timeout_s,
+                http_client=http,
+            ),
+            teacher.limits.max_in_flight,
         )
 
     def request_params(self, sample_index: int) -> dict[str, Any]:
@@ -63,33 +67,29 @@ class OpenAICompatProvider:
     async def complete(
         self, messages: list[dict[str, Any]], params: dict[str, Any], sample_index: int
     ) -> Completion:
-        known = {
-            k: v for k, v in params.items() if k in ("max_tokens", "temperature", "top_p", "seed")
-        }
-        extra = {k: v for k, v in params.items() if k not in known}
+        body = {"model": self.teacher.model, "messages": messages, **params}
         try:
-            raw = await self._client.chat.completions.with_raw_response.create(
-                model=self.teacher.model,
-                messages=messages,  # type: ignore[arg-type]
-                extra_body=extra or None,
-                extra_headers={SAMPLE_INDEX_HEADER: str(sample_index)},
-                **known,
+            # The SDK's generic post: its auth, base URL and typed errors, without the
+            # per-call TypedDict transform of create() (1.6 ms of CPU a request).
+            response = await self._clients.next().post(
+                "/chat/completions",
+                body=body,
+                cast_to=httpx2.Response,
+                options={"headers": {SAMPLE_INDEX_HEADER: str(sample_index)}},
             )
-            body = raw.content
+            raw = response.content
         except self._sdk.OpenAIError as exc:
             raise translate_sdk_error(exc, self.teacher, self.name, self._secret) from None
         except httpx2.HTTPError as exc:
             raise translate_sdk_error(exc, self.teacher, self.name, self._secret) from None
-        data = parse_json_body(body, self.name)
-        return self._completion(data, dict(raw.headers))
+        data = parse_json_body(raw, self.name)
+        return self._completion(data, response.headers)
 
-    def _completion(self, data: dict[str, Any], headers: dict[str, str]) -> Completion:
+    def _completion(self, data: dict[str, Any], headers: Mapping[str, str]) -> Completion:
         try:
             choice = data["choices"][0]
             message = choice["message"]
         except (KeyError, IndexError, TypeError):
-            from distill.errors import TransientError
-
             raise TransientError(f"teacher {self.name!r} sent a response without choices") from None
         reasoning, kind, content, complete = from_openai_message(message)
         finish = str(choice.get("finish_reason") or "")
@@ -116,4 +116,4 @@ class OpenAICompatProvider:
         )
 
     async def aclose(self) -> None:
-        await self._client.close()
+        await self._clients.aclose()
