@@ -1,8 +1,17 @@
-"""Harvest throughput: distill vs a minimal asyncio loop over the same SDK and HTTP client.
+"""Harvest figures, all in one run against teacher simulators on 127.0.0.1 (issue 3).
 
-Both run in this process against one simulator subprocess on 127.0.0.1 (0.2 s latency, no
-limit), one after the other, each on fresh prompts so nothing is cached. Prints requests/s for
-both and the ratio. Usage: python bench/harvest.py [--requests 5000] [--concurrency 256]
+1. Throughput: N requests, 0.2 s simulated latency, no limit; requests/s for distill and for two
+   minimal asyncio loops in this process (the openai SDK's post, the call distill makes; plain
+   httpx2, the client under it), plus the whole-process wall time of `distill harvest` for 500.
+2. Rate limit: the simulator enforcing 1,200 requests/min and a tokens/min limit; distill set to
+   the same limits; the share of the allowed rate it keeps over the run, and the 429s it gets.
+3. Cache: re-running 100,000 already-harvested requests: wall time and requests sent.
+4. Faults: 20 % 5xx, 5 % malformed bodies, 5 % dropped connections, 2 % stalls: share of
+   samples ending ok, and request keys answered twice.
+5. Kill and resume: SIGKILL at random moments of one harvest, then a last run to the end: the
+   samples file against an uninterrupted run's, and the extra requests paid per kill.
+
+Usage: python bench/harvest.py [--quick]   (--quick: smaller sizes and a 20 s rate window)
 """
 
 from __future__ import annotations
@@ -10,19 +19,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import random
+import signal
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import openai
 
 from distill.config import load_config
 from distill.harvest import run_harvest
+from distill.harvest.cache import SampleCache
+from distill.harvest.plan import build_plan
+from distill.prompts import PromptLibrary, PromptRenderer
 from distill.sim import sim_process
+from distill.tasks import load_tasks
 
 
-def write_tasks(path: Path, count: int, tag: str) -> None:
+def write_tasks(path: Path, count: int, tag: str) -> Path:
     with path.open("w") as handle:
         for i in range(count):
             row = {
@@ -32,17 +52,53 @@ def write_tasks(path: Path, count: int, tag: str) -> None:
                 "prompt": f"[{tag}] Explain item number {i} in one sentence.",
             }
             handle.write(json.dumps(row) + "\n")
+    return path
 
 
-async def minimal_loop(
-    base_url: str, prompts: list[str], concurrency: int, through_sdk: bool
-) -> float:
-    """The baseline: a bare worker loop, JSON in, JSON out, no limits, cache or retries; either
-    through the openai SDK's post (the call distill makes) or plain httpx2 (under the SDK)."""
+def write_config(
+    root: Path, tasks: Path, url: str, teacher_extra: str = "", timeout_s: float = 60, **limits: int
+) -> Path:
+    limit_lines = "\n".join(f"{k} = {v}" for k, v in limits.items())
+    path = root / "distill.toml"
+    path.write_text(
+        f"""
+name = "bench"
+tasks = ["{tasks}"]
+output_dir = "out"
+cache_dir = "cache"
+[harvest]
+max_attempts = 10
+backoff_initial_s = 0.05
+backoff_max_s = 2
+[teachers.sim]
+provider = "openai_compat"
+model = "sim-r1"
+base_url = "{url}"
+timeout_s = {timeout_s}
+{teacher_extra}
+[teachers.sim.limits]
+{limit_lines}
+"""
+    )
+    return path
+
+
+def stats(url: str, reset: bool = False) -> dict[str, Any]:
+    root = url.removesuffix("/v1")
+    request = urllib.request.Request(
+        f"{root}/stats{'/reset' if reset else ''}", method="POST" if reset else "GET"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        data: dict[str, Any] = json.load(response)
+    return data
+
+
+async def minimal_loop(url: str, prompts: list[str], concurrency: int, through_sdk: bool) -> float:
+    """A bare worker loop: JSON in, JSON out; no limits, cache, retries or output file."""
     http = httpx2.AsyncClient(
         limits=httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     )
-    sdk = openai.AsyncOpenAI(api_key="x", base_url=base_url, max_retries=0, http_client=http)
+    sdk = openai.AsyncOpenAI(api_key="x", base_url=url, max_retries=0, http_client=http)
     queue: asyncio.Queue[str] = asyncio.Queue()
     for prompt in prompts:
         queue.put_nowait(prompt)
@@ -52,13 +108,13 @@ async def minimal_loop(
             prompt = queue.get_nowait()
             body = {
                 "model": "sim-r1",
-                "messages": [{"role": "user", "content": prompt}],
                 "max_tokens": 4096,
+                "messages": [{"role": "user", "content": prompt}],
             }
             if through_sdk:
                 response = await sdk.post("/chat/completions", body=body, cast_to=httpx2.Response)
             else:
-                response = await http.post(f"{base_url}/chat/completions", json=body)
+                response = await http.post(f"{url}/chat/completions", json=body)
                 response.raise_for_status()
             json.loads(response.content)
 
@@ -69,50 +125,192 @@ async def minimal_loop(
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=5000)
-    parser.add_argument("--concurrency", type=int, default=256)
-    parser.add_argument("--latency", default="0.2")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, sim_process("--latency", args.latency) as url:
-        root = Path(tmp)
-        tasks = root / "tasks.jsonl"
-        write_tasks(tasks, args.requests, "distill")
-        (root / "c.toml").write_text(f"""
-name = "bench"
-tasks = ["{tasks}"]
-[teachers.sim]
-provider = "openai_compat"
-model = "sim-r1"
-base_url = "{url}"
-timeout_s = 60
-[teachers.sim.limits]
-max_in_flight = {args.concurrency}
-""")
-        config = load_config(root / "c.toml")
+def distill_cli(config: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "distill", "harvest", "-c", str(config), "--quiet", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def throughput(tmp: Path, n: int, concurrency: int) -> None:
+    with sim_process("--latency", "0.2") as url:
+        root = tmp / "throughput"
+        root.mkdir()
+        tasks = write_tasks(root / "tasks.jsonl", n, "distill")
+        config = load_config(write_config(root, tasks, url, max_in_flight=concurrency))
         started = time.perf_counter()
         result = run_harvest(config)
         ours = time.perf_counter() - started
-        assert result.stats.ok == args.requests, result.stats.to_dict()
+        assert result.stats.ok == n, result.stats.to_dict()
+        sdk = asyncio.run(minimal_loop(url, [f"[sdk] {i}" for i in range(n)], concurrency, True))
+        raw = asyncio.run(minimal_loop(url, [f"[raw] {i}" for i in range(n)], concurrency, False))
 
-        prompts = [
-            f"[baseline] Explain item number {i} in one sentence." for i in range(args.requests)
-        ]
-        base = asyncio.run(minimal_loop(url, prompts, args.concurrency))
-
+        small = tmp / "process"
+        small.mkdir()
+        small_tasks = write_tasks(small / "tasks.jsonl", 500, "process")
+        small_config = write_config(small, small_tasks, url, max_in_flight=concurrency)
         started = time.perf_counter()
-        again = run_harvest(config)
-        cached = time.perf_counter() - started
-        assert again.stats.to_send == 0
+        assert distill_cli(small_config).wait() == 0
+        process_s = time.perf_counter() - started
+    print(f"1. throughput, {n} requests, 0.2 s latency, {concurrency} in flight")
+    print(f"   distill harvest (run_harvest)     {n / ours:7.0f} req/s  ({ours:.2f} s)")
+    print(f"   minimal loop over the SDK's post  {n / sdk:7.0f} req/s  ({sdk:.2f} s)")
+    print(f"   minimal loop over plain httpx2    {n / raw:7.0f} req/s  ({raw:.2f} s)")
+    print(f"   ratio distill / minimal SDK loop      {sdk / ours:.2f}x")
+    print(f"   ratio distill / plain httpx2 loop     {raw / ours:.2f}x")
+    print(f"   whole `distill harvest` process, 500 requests: {process_s:.2f} s")
 
-    print(f"requests: {args.requests}, latency {args.latency} s, concurrency {args.concurrency}")
-    print(f"distill harvest : {args.requests / ours:8.0f} req/s ({ours:.2f} s, whole run_harvest)")
-    print(f"minimal loop, openai SDK post : {args.requests / base:8.0f} req/s ({base:.2f} s)")
-    print(f"minimal loop, plain httpx2    : {args.requests / raw:8.0f} req/s ({raw:.2f} s)")
-    print(f"ratio distill / minimal SDK loop: {base / ours:.2f}x")
-    print(f"ratio distill / plain httpx2 loop: {raw / ours:.2f}x")
-    print(f"re-run from cache: {cached:.2f} s for {args.requests} requests, 0 sent")
+
+def rate_limit(tmp: Path, seconds: int) -> None:
+    rpm, tpm = 1200, 1_000_000
+    n = rpm * seconds // 60
+    root = tmp / "rate"
+    root.mkdir()
+    tasks = write_tasks(root / "tasks.jsonl", n, "rate")
+    with sim_process("--latency", "0.2", "--rpm", str(rpm), "--tpm", str(tpm)) as url:
+        config = load_config(
+            write_config(root, tasks, url, "max_tokens = 1024", rpm=rpm, tpm=tpm, max_in_flight=64)
+        )
+        started = time.perf_counter()
+        result = run_harvest(config)
+        elapsed = time.perf_counter() - started
+        seen = stats(url)
+    # The bucket starts full (one second's worth), so the allowed count over the run is that
+    # burst plus the rate for the rest of it.
+    allowed = rpm / 60 * (elapsed - 0.2) + rpm / 60
+    print(
+        f"2. rate limit: simulator and distill at {rpm} requests/min and {tpm:,} tokens/min "
+        f"(max_tokens 1024: the TPM limit would bind without usage correction)"
+    )
+    print(
+        f"   {result.stats.ok} ok in {elapsed:.1f} s: {result.stats.ok / allowed:.1%} of the "
+        f"allowed rate; 429s: {seen['rate_limited']}"
+    )
+
+
+def cache_rerun(tmp: Path, n: int) -> None:
+    root = tmp / "cache"
+    root.mkdir()
+    tasks = write_tasks(root / "tasks.jsonl", n, "cache")
+    config = load_config(write_config(root, tasks, "http://127.0.0.1:9/v1", max_in_flight=64))
+    renderer = PromptRenderer(PromptLibrary.load(), config.prompts)
+    plan = build_plan(config, load_tasks(config), renderer)
+    cache = SampleCache(config.cache / "harvest")
+    for request in plan:  # the state a finished harvest of these requests leaves behind
+        cache.put(
+            request.key,
+            {
+                "schema_version": 1,
+                "task_id": request.task_id,
+                "sample_index": 0,
+                "teacher": "sim",
+                "request_key": request.key,
+                "messages": request.messages,
+                "status": "ok",
+                "model": "sim-r1",
+                "reasoning": "r " * 100,
+                "reasoning_kind": "raw",
+                "content": "answer " * 50,
+                "finish_reason": "stop",
+                "usage": {},
+                "error": None,
+            },
+        )
+    cache.close()
+    started = time.perf_counter()
+    result = run_harvest(config)  # the teacher's URL answers nothing: any request would fail
+    elapsed = time.perf_counter() - started
+    print(
+        f"3. cache: re-running {n:,} harvested requests: {elapsed:.2f} s, "
+        f"{result.stats.to_send} sent, {result.written:,} samples written"
+    )
+
+
+def faults(tmp: Path, n: int) -> None:
+    root = tmp / "faults"
+    root.mkdir()
+    tasks = write_tasks(root / "tasks.jsonl", n, "faults")
+    args = (
+        "--latency",
+        "0.05",
+        "--fault-5xx",
+        "0.2",
+        "--fault-malformed",
+        "0.05",
+        "--fault-drop",
+        "0.05",
+        "--fault-stall",
+        "0.02",
+        "--stall-s",
+        "30",
+    )
+    with sim_process(*args) as url:
+        config = load_config(write_config(root, tasks, url, timeout_s=2, max_in_flight=64))
+        result = run_harvest(config)
+        seen = stats(url)
+    ok = result.stats.ok
+    print(
+        f"4. faults (20% 5xx, 5% malformed, 5% dropped, 2% stalls), {n} requests: "
+        f"{ok / n:.1%} ok after {result.stats.retries} retries; keys answered twice: "
+        f"{seen['duplicate_ok_answers']}"
+    )
+
+
+def _comparable(path: Path) -> list[dict[str, Any]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row in rows:  # when an answer arrived and how long it took differ between runs
+        row.pop("created_at")
+        row.pop("latency_s", None)
+    return rows
+
+
+def kill_and_resume(tmp: Path, n: int, kills: int) -> None:
+    in_flight = 32
+    rng = random.Random(1)
+    reference, killed = tmp / "uninterrupted", tmp / "killed"
+    for root in (reference, killed):
+        root.mkdir()
+        write_tasks(root / "tasks.jsonl", n, "resume")
+    with sim_process("--latency", "uniform:0.1,0.3", "--seed", "5") as url:
+        ref_config = write_config(
+            reference, reference / "tasks.jsonl", url, max_in_flight=in_flight
+        )
+        assert distill_cli(ref_config).wait() == 0
+        stats(url, reset=True)
+        config = write_config(killed, killed / "tasks.jsonl", url, max_in_flight=in_flight)
+        for _ in range(kills):
+            process = distill_cli(config)
+            time.sleep(rng.uniform(0.8, 2.5))
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+        assert distill_cli(config).wait() == 0
+        paid = stats(url)["requests"]
+    same = _comparable(reference / "out" / "samples.jsonl") == _comparable(
+        killed / "out" / "samples.jsonl"
+    )
+    extra = paid - n
+    print(
+        f"5. kill and resume: {kills} SIGKILLs during a {n}-request harvest ({in_flight} in "
+        f"flight), then a last run: samples file equal to an uninterrupted run's: {same}; "
+        f"extra requests paid: {extra} ({extra / kills:.1f} per kill, cap {in_flight})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    quick = args.quick
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        throughput(root, 1000 if quick else 5000, 256)
+        rate_limit(root, 20 if quick else 90)
+        cache_rerun(root, 10_000 if quick else 100_000)
+        faults(root, 500 if quick else 2000)
+        kill_and_resume(root, 400 if quick else 1500, 3 if quick else 10)
 
 
 if __name__ == "__main__":

@@ -22,35 +22,52 @@ err = Console(stderr=True)
 
 @contextmanager
 def harvest_progress(enabled: bool) -> Iterator[ProgressFn | None]:
-    """A live bar: done/total, requests/s, tokens, spend, errors. Redrawn at most 5 times/s."""
+    """A live bar: done/total, requests/s, tokens/s, spend, cache hits, retries, errors by kind.
+    Redrawn at most 5 times a second; nothing at all when stderr is not a terminal."""
     if not enabled or not err.is_terminal:
         yield None
         return
     columns = (
-        "teacher",
-        "model",
-        "planned",
-        "cached",
-        "to send",
-        "prompt tok",
-        "max out tok",
-        "$ prompt",
-        "$ at most",
+        TextColumn("harvest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[line]}"),
+        TimeElapsedColumn(),
     )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("harvest", total=None, line="")
+        last = 0.0
+
+        def update(stats: HarvestStats) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last < 0.2 and stats.done < stats.to_send:
+                return
+            last = now
+            elapsed = max(now - stats.started_at, 1e-9)
+            errors = " ".join(f"{k}:{n}" for k, n in sorted(stats.errors_by_kind.items()))
+            line = (
+                f"{stats.done / elapsed:.0f} req/s  {stats.completion_tokens / elapsed:,.0f} tok/s"
+                f"  ${stats.cost_usd:.4f}  cached {stats.cached:,}  retries {stats.retries}"
+                f"  429s {stats.rate_limited}  errors {errors or 0}"
+            )
+            bar.update(task, total=stats.to_send, completed=stats.done, line=line)
+
+        yield update
+
+
+def print_dry_run(plan: DryRun) -> None:
+    table = Table(title="harvest --dry-run (nothing sent)")
+    columns = ("teacher", "model", "planned", "cached", "to send", "prompt tok", "max out tok",
+               "$ prompt", "$ at most")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="left" if column in ("teacher", "model") else "right")
     for t in plan.teachers:
         table.add_row(
-            t.teacher,
-            t.model,
-            f"{t.planned:,}",
-            f"{t.cached:,}",
-            f"{t.to_send:,}",
-            f"{t.prompt_tokens:,}",
-            f"{t.max_completion_tokens:,}",
-            f"{t.prompt_cost_usd:.4f}",
-            f"{t.max_cost_usd:.4f}",
-        )
+            t.teacher, t.model, f"{t.planned:,}", f"{t.cached:,}", f"{t.to_send:,}",
+            f"{t.prompt_tokens:,}", f"{t.max_completion_tokens:,}",
+            f"{t.prompt_cost_usd:.4f}", f"{t.max_cost_usd:.4f}",
+        )  # fmt: skip
     out.print(table)
     if plan.example is not None:
         out.print("first request to send:")

@@ -56,9 +56,11 @@ class LockedError(DistillError):
 class ProviderError(DistillError):
     """One request to a teacher failed."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, kind: str = "") -> None:
         super().__init__(message)
         self.status = status
+        # A short label for counting errors by kind: timeout, connection, http_503, ...
+        self.kind = kind or (f"http_{status}" if status else type(self).__name__)
 
 
 class TransientError(ProviderError):
@@ -69,7 +71,7 @@ class RateLimitedError(TransientError):
     """The teacher said 429; retry_after is its advice in seconds, if it gave one."""
 
     def __init__(self, message: str, retry_after: float | None, status: int = 429) -> None:
-        super().__init__(message, status)
+        super().__init__(message, status, "rate_limited")
         self.retry_after = retry_after
 
 

@@ -1,6 +1,6 @@
 """Per-teacher client-side limits: requests/minute, tokens/minute, and a shared pause.
 
-The buckets refill continuously (a second's worth of capacity, not a minute's burst), so a
+The buckets refill continuously (half a second of burst, not a minute's), so a
 server enforcing the same per-minute limit over short windows never sees a burst. A 429 pauses
 the whole teacher, and `x-ratelimit-*` / `anthropic-ratelimit-*` headers saying nothing is left
 pause it until their reset, before the server has to say 429.
@@ -35,12 +35,19 @@ class _RefundableLimiter(AsyncLimiter):
         self._level = max(0.0, self._level - amount)
 
 
+# Requests sent at the limit arrive jittered by the network and the server's scheduling, so a
+# client at exactly the server's rate and burst gets the odd 429. Aim a little below both.
+RATE_MARGIN = 0.99
+BURST_S = 0.5
+
+
 def _bucket(per_minute: int, largest: int) -> _RefundableLimiter | None:
-    """A leaky bucket of at least one second's worth and at least the largest single charge."""
+    """A leaky bucket holding half a second's worth, or the largest single charge if more."""
     if per_minute <= 0:
         return None
-    period = max(1.0, 60.0 * largest / per_minute)
-    return _RefundableLimiter(per_minute * period / 60.0, period)
+    per_second = per_minute * RATE_MARGIN / 60.0
+    capacity = max(per_second * BURST_S, float(largest), 1.0)
+    return _RefundableLimiter(capacity, capacity / per_second)
 
 
 class TeacherLimiter:

@@ -225,7 +225,7 @@ class _Harvester:
             except ProviderError as exc:
                 self.errors[request.key] = self._error_row(request, exc)
                 self.stats.errors += 1
-                self.stats.errors_by_kind[type(exc).__name__] += 1
+                self.stats.errors_by_kind[exc.kind] += 1
             self.stats.done += 1
             if self.progress is not None:
                 self.progress(self.stats)
@@ -260,7 +260,8 @@ class _Harvester:
                         )
                 except TimeoutError:
                     raise TransientError(
-                        f"no complete answer within timeout_s={teacher.timeout_s:g}"
+                        f"no complete answer within timeout_s={teacher.timeout_s:g}",
+                        kind="deadline",
                     ) from None
                 except RateLimitedError as exc:
                     self.stats.rate_limited += 1
@@ -313,6 +314,6 @@ class _Harvester:
             "request_key": request.key,
             "messages": request.messages,
             "status": "error",
-            "error": {"type": type(exc).__name__, "message": str(exc)},
+            "error": {"type": type(exc).__name__, "kind": exc.kind, "message": str(exc)},
             "created_at": _now(),
         }

@@ -91,7 +91,9 @@ class AnthropicProvider:
         data = parse_json_body(content, self.name)
         blocks = data.get("content")
         if not isinstance(blocks, list):
-            raise TransientError(f"teacher {self.name!r} sent a message without content blocks")
+            raise TransientError(
+                f"teacher {self.name!r} sent a message without content blocks", kind="malformed"
+            )
         reasoning, kind, text = from_anthropic_blocks(
             blocks, summarized=self.teacher.thinking_display == "summarized"
         )

@@ -110,9 +110,13 @@ def parse_json_body(raw: bytes, teacher: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise TransientError(f"teacher {teacher!r} sent a malformed JSON body") from None
+        raise TransientError(
+            f"teacher {teacher!r} sent a malformed JSON body", kind="malformed"
+        ) from None
     if not isinstance(data, dict):
-        raise TransientError(f"teacher {teacher!r} sent JSON that is not an object")
+        raise TransientError(
+            f"teacher {teacher!r} sent JSON that is not an object", kind="malformed"
+        )
     return data
 
 
@@ -125,10 +129,14 @@ def translate_sdk_error(
     if status is None:
         kind = type(exc).__name__
         if "Timeout" in kind:
-            return TransientError(f"teacher {name!r}: request timed out")
+            return TransientError(f"teacher {name!r}: request timed out", kind="timeout")
         if "Connection" in kind:
-            return TransientError(f"teacher {name!r}: connection failed ({message})")
-        return TransientError(f"teacher {name!r}: bad response ({kind}: {message})")
+            return TransientError(
+                f"teacher {name!r}: connection failed ({message})", kind="connection"
+            )
+        return TransientError(
+            f"teacher {name!r}: bad response ({kind}: {message})", kind="bad_response"
+        )
     if status in FATAL_HINTS:
         hint = FATAL_HINTS[status].replace("{env}", teacher.api_key_env or "the key variable")
         raise TeacherFatalError(

@@ -90,7 +90,9 @@ class OpenAICompatProvider:
             choice = data["choices"][0]
             message = choice["message"]
         except (KeyError, IndexError, TypeError):
-            raise TransientError(f"teacher {self.name!r} sent a response without choices") from None
+            raise TransientError(
+                f"teacher {self.name!r} sent a response without choices", kind="malformed"
+            ) from None
         reasoning, kind, content, complete = from_openai_message(message)
         finish = str(choice.get("finish_reason") or "")
         if not complete and finish == "stop":
