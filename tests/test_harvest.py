@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -168,3 +170,70 @@ def test_api_key_is_sent_but_never_written(tmp_path: Path) -> None:
     for root, _, files in os.walk(tmp_path):
         for name in files:
             assert secret.encode() not in (Path(root) / name).read_bytes(), name
+
+
+def test_dry_run_sends_nothing_and_estimates_cost(tmp_path: Path, sim: str) -> None:
+    teacher = _teacher(sim, "deepseek-reasoner", extra="samples_per_task = 2\n")
+    config = write_config(tmp_path, sim, kinds=("math",), teacher=teacher)
+    result = run_cli("harvest", "-c", str(config), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert sim_stats(sim)["requests"] == 0
+    assert "nothing sent" in result.stdout and "24" in result.stdout  # 12 tasks × 2 samples
+    assert '"max_tokens": 4096' in result.stdout  # the first request is shown
+    assert "temperature" not in result.stdout  # deepseek-reasoner ignores it: not sent
+    assert not (tmp_path / "out" / "samples.jsonl").exists()
+
+
+def test_max_cost_stops_sending_new_requests(tmp_path: Path) -> None:
+    price = "[teachers.t.price]\ninput = 1000.0\noutput = 1000.0\n"
+    with running_sim(SimConfig()) as url:
+        teacher = _teacher(url, "sim-r1") + price
+        config = write_config(tmp_path, url, kinds=("math",), teacher=teacher)
+        text = config.read_text().replace("max_in_flight = 8", "max_in_flight = 1")
+        config.write_text(text)
+        result = run_cli("harvest", "-c", str(config), "--max-cost", "0.5", "--quiet")
+        sent = sim_stats(url)["requests"]
+    assert result.returncode == 0, result.stderr
+    # Each answer costs about $0.3 at these prices: the cap is reached after two, one at a time.
+    assert 1 <= sent <= 3
+    assert len(read_jsonl(tmp_path / "out" / "samples.jsonl")) == sent
+
+
+def test_several_teachers_answer_the_same_tasks(tmp_path: Path) -> None:
+    with running_sim(SimConfig(p_correct=1.0)) as url:
+        teachers = _teacher(url, "sim-r1").replace("[teachers.t", "[teachers.r1") + _teacher(
+            url,
+            "sim-claude",
+            provider="anthropic",
+            extra="thinking_budget = 1024\nmax_tokens = 4096\n",
+        ).replace("[teachers.t", "[teachers.claude")
+        config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=teachers))
+        rows = read_jsonl(run_harvest(config).samples_path)
+        endpoints = sim_stats(url)["by_endpoint"]
+    assert endpoints == {"/v1/chat/completions": 12, "/v1/messages": 12}
+    assert [r["teacher"] for r in rows[:2]] == ["r1", "claude"]  # task order, then teacher
+    assert {r["reasoning_kind"] for r in rows if r["teacher"] == "claude"} == {"summarized"}
+
+
+def test_keepalive_bytes_do_not_extend_the_deadline(tmp_path: Path) -> None:
+    # DeepSeek keeps slow requests open with blank lines; the deadline must still hold.
+    with running_sim(SimConfig(latency="3", keepalive_interval_s=0.1)) as url:
+        teacher = _teacher(url, "sim-r1", extra="timeout_s = 0.5\n")
+        config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=teacher))
+        config = replace(config, harvest=replace(config.harvest, max_attempts=1))
+        started = time.monotonic()
+        result = run_harvest(config)
+        elapsed = time.monotonic() - started
+    rows = read_jsonl(result.samples_path)
+    assert {r["status"] for r in rows} == {"error"}
+    assert {r["error"]["kind"] for r in rows} == {"deadline"}
+    assert elapsed < 2.5  # well before the 3 s answers; a generous bound, not a timing test
+
+
+def test_keepalive_lines_before_the_answer_are_accepted(tmp_path: Path) -> None:
+    with running_sim(SimConfig(latency="0.3", keepalive_interval_s=0.05)) as url:
+        config = load_config(
+            write_config(tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1"))
+        )
+        rows = read_jsonl(run_harvest(config).samples_path)
+    assert {r["status"] for r in rows} == {"ok"}
