@@ -333,3 +333,26 @@ def test_merge_python_nesting_change_is_not_whitespace() -> None:
     assert dedented.status == "fail" and dedented.reason == "incorrect"
     reindented = merge.grade(task, make_sample("```python\nif a:\n\tf()\n\tg()\n```"), {})
     assert reindented.status == "pass" and reindented.reason == "whitespace"
+
+
+@pytest.mark.parametrize(
+    ("language", "resolution", "answer", "reason"),
+    [
+        ("c", 'int x = f("a // b");\n', 'int x = f("a // b"); // added\n', "comments"),
+        ("c", 'int x = f("a // b");\n', 'int x = f("a ");\n', "incorrect"),
+        ("javascript", "let a = 1;\n", "/* note */ let a = 1;\n", "comments"),
+        ("python", 'x = "#1"\n', 'x = "#1"  # the first\n', "comments"),
+        ("python", 'x = "#1"\n', 'x = "#2"\n', "incorrect"),
+        ("unknownlang", "a\n", "a // b\n", "incorrect"),
+    ],
+)
+def test_merge_comment_class_is_language_aware(
+    language: str, resolution: str, answer: str, reason: str
+) -> None:
+    task = make_task("merge", {"resolution": resolution, "conflict": "x", "language": language})
+    verdict = merge.grade(task, make_sample(f"```{language}\n{answer}```"), {})
+    assert verdict.reason == reason and verdict.status == "fail"
+    passing = merge.grade(
+        task, make_sample(f"```{language}\n{answer}```"), {"pass_classes": ["exact", "comments"]}
+    )
+    assert (passing.status == "pass") == (reason == "comments")

@@ -1,8 +1,10 @@
 """Merge-conflict resolutions: compare the answer's code block with the committed resolution.
 
-Classes: exact, whitespace (equal after collapsing whitespace), abstained (the conflict returned
-unchanged), markers_left, incorrect, no_block. Which classes pass is configurable
-(`pass_classes`); the default passes exact and whitespace. Issue 4 adds comment-aware matching.
+Classes, in order: exact; whitespace (equal token for token, and for indentation languages at
+the same nesting); abstained (the conflict returned unchanged); markers_left; comments (equal
+once comments are removed, language-aware so `//` inside a string survives); incorrect;
+no_block. Which classes pass is configurable (`pass_classes`); the default passes exact and
+whitespace.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from distill.grade.comments import strip_comments
 from distill.records import Sample, Task, Verdict
 
 NAME = "merge"
-VERSION = "2"
+VERSION = "3"
 
 _FENCE = re.compile(r"^```[^\n`]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _MARKERS = re.compile(r"^(<{7}|\|{7}|={7}|>{7})(\s|$)", re.MULTILINE)
@@ -58,6 +61,16 @@ def classify(answer: str, resolution: str, conflict: str, language: str = "") ->
         return "abstained"
     if _MARKERS.search(answer):
         return "markers_left"
+    bare_answer, bare_resolution = (
+        strip_comments(answer, language),
+        strip_comments(resolution, language),
+    )
+    if (
+        bare_answer is not None
+        and bare_resolution is not None
+        and _collapsed(bare_answer, language) == _collapsed(bare_resolution, language)
+    ):
+        return "comments"
     return "incorrect"
 
 
