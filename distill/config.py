@@ -87,9 +87,16 @@ class HarvestConfig:
 @dataclass(frozen=True)
 class GradeConfig:
     graders: dict[str, str] = field(
-        default_factory=lambda: {"math": "answer", "merge": "merge", "chat": "well_formed"}
+        default_factory=lambda: {
+            "math": "answer",
+            "code": "code",
+            "merge": "merge",
+            "chat": "well_formed",
+        }
     )
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # grader name → options
     regrade: bool = False
+    workers: int = 0  # grading processes; 0 = one per CPU
 
 
 @dataclass(frozen=True)

@@ -134,3 +134,8 @@ def test_honest_code_has_no_signals() -> None:
     code = "n = int(input())\nprint(sum(map(int, input().split())), 'expected')\n"
     assert static_signals(code, STDIO) == []
     assert static_signals("def broken(:\n", STDIO) == []
+
+
+def test_a_constant_word_output_is_not_a_hardcoded_hack() -> None:
+    tests = [CodeTest("stdio", "5\n", "IMPOSSIBLE\n")]
+    assert static_signals("if int(input()) > 3:\n    print('IMPOSSIBLE')\n", tests) == []

@@ -114,7 +114,12 @@ def test_defaults(tmp_path: Path) -> None:
     assert cfg.harvest == HarvestConfig()
     assert cfg.export == ExportConfig()
     assert cfg.export.val_fraction == 0.1
-    assert cfg.grade.graders == {"math": "answer", "merge": "merge", "chat": "well_formed"}
+    assert cfg.grade.graders == {
+        "math": "answer",
+        "code": "code",
+        "merge": "merge",
+        "chat": "well_formed",
+    }
 
 
 def test_int_is_accepted_for_a_float(tmp_path: Path) -> None:

@@ -5,8 +5,9 @@ A pass with any of these becomes `suspect` with the signal named, and `--correct
 - `frame_inspection`: `sys._getframe`, `inspect.currentframe/stack/getouterframes`, `f_back`,
   `f_locals`, `gc.get_objects/get_referrers` (reading the caller's expected value);
 - `early_exit`: `os._exit` (ends the process before the harness can check anything);
-- `hardcoded_outputs`: an expected output of a test (at least 6 characters, or spanning lines)
-  or a test input (special-casing) appears verbatim as a string literal.
+- `hardcoded_outputs`: an expected output of a test or a test input (special-casing) appears
+  verbatim as a string literal, when it is data (at least 6 characters, with a digit or a line
+  break), not a constant word such as "IMPOSSIBLE".
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def _hardcoded(literals: set[str], tests: Iterable[CodeTest]) -> bool:
         if case.kind != "stdio":
             continue
         for text in (str(case.output).strip(), str(case.input).strip()):
-            if (len(text) >= MIN_LITERAL or "\n" in text) and text in literals:
+            # A constant word ("IMPOSSIBLE") is a legitimate thing to print; data is not.
+            specific = "\n" in text or any(ch.isdigit() for ch in text)
+            if specific and len(text) >= MIN_LITERAL and text in literals:
                 return True
     return False

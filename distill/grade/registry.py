@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from distill.grade import answer, merge, well_formed
+from distill.grade import answer, code, merge, well_formed
 from distill.records import Sample, Task, Verdict
 
 GradeFn = Callable[[Task, Sample, dict[str, Any]], Verdict]
@@ -24,5 +24,5 @@ class Grader:
 
 GRADERS: dict[str, Grader] = {
     module.NAME: Grader(module.NAME, module.VERSION, module.grade)
-    for module in (answer, merge, well_formed)
+    for module in (answer, code, merge, well_formed)
 }

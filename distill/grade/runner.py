@@ -7,7 +7,9 @@ gives an `error` verdict (the harness failed), never a `fail` (the answer is wro
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -22,9 +24,14 @@ from distill.grade.registry import GRADERS, Grader
 from distill.jsonl import write_jsonl_atomic
 from distill.keys import content_hash
 from distill.records import Sample, Task, Verdict, iter_samples
-from distill.tasks import load_tasks
+from distill.tasks import load_tasks, task_files
 
-PARALLEL_FROM = 256  # below this many new verdicts, worker start-up costs more than it saves
+log = logging.getLogger(__name__)
+
+# Below these many new verdicts, starting worker processes costs more than it saves.
+PARALLEL_FROM = 256
+PARALLEL_FROM_SLOW = 8
+SLOW_GRADERS = frozenset({"code"})  # each verdict runs programs: parallel pays off early
 
 
 @dataclass
@@ -55,6 +62,7 @@ def run_grade(config: Config) -> GradeResult:
         samples = list(iter_samples(samples_path))
         verdicts: list[Verdict | None] = []
         jobs: list[tuple[int, str, Grader, Task, Sample]] = []
+        waiting: dict[str, list[int]] = {}  # verdict key → the samples that share it
         for i, sample in enumerate(samples):
             verdict, job = _precheck(sample, tasks, graders)
             if job is not None:
@@ -64,11 +72,15 @@ def run_grade(config: Config) -> GradeResult:
                 if isinstance(hit, dict):
                     verdict = Verdict(**hit)
                     result.cached += 1
+                elif key in waiting:  # the same answer to the same task: grade it once
+                    waiting[key].append(i)
                 else:
+                    waiting[key] = [i]
                     jobs.append((i, key, grader, task, sample))
             verdicts.append(verdict)
-        for (i, key, *_), verdict in zip(jobs, _grade_all(jobs, config), strict=True):
-            verdicts[i] = verdict
+        for (_, key, *_), verdict in zip(jobs, _grade_all(jobs, config), strict=True):
+            for i in waiting[key]:
+                verdicts[i] = verdict
             if verdict.status != "error":  # a harness failure is retried next time
                 cache.set(key, verdict.to_dict())
         rows = []
@@ -129,7 +141,28 @@ def _verdict_key(sample: Sample, task: Task, grader: Grader, config: Config) -> 
 
 
 def _options(config: Config, grader: Grader) -> dict[str, Any]:
-    return {}
+    return dict(config.grade.options.get(grader.name, {}))
+
+
+def _hide_paths(config: Config) -> list[str]:
+    """What untrusted code must not see: the task files' folders, the outputs, the cache."""
+    folders = {path.resolve().parent for path in task_files(config)}
+    folders |= {config.out.resolve(), config.cache.resolve()}
+    # Covering a folder that holds the interpreter would leave the child no Python to run.
+    needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    hide = []
+    for folder in sorted(folders):
+        if any(folder == n or folder in n.parents for n in needed):
+            log.warning("not hiding %s from graded code: it holds the Python interpreter", folder)
+            continue
+        hide.append(str(folder))
+    return hide
+
+
+def _init_worker(hide_paths: list[str]) -> None:
+    from distill.grade import code
+
+    code.configure_sandbox(hide_paths)
 
 
 def _grade_one(job: tuple[Grader, Task, Sample, dict[str, Any]]) -> Verdict:
@@ -148,8 +181,13 @@ def _grade_one(job: tuple[Grader, Task, Sample, dict[str, Any]]) -> Verdict:
 
 def _grade_all(jobs: list[tuple[int, str, Grader, Task, Sample]], config: Config) -> list[Verdict]:
     work = [(g, t, s, _options(config, g)) for _, _, g, t, s in jobs]
-    workers = min(os.cpu_count() or 1, 8)
-    if len(work) < PARALLEL_FROM or workers < 2:
+    workers = config.grade.workers or os.cpu_count() or 1
+    hide = _hide_paths(config)
+    slow = sum(1 for grader, *_ in work if grader.name in SLOW_GRADERS)
+    if workers < 2 or (len(work) < PARALLEL_FROM and slow < PARALLEL_FROM_SLOW):
+        _init_worker(hide)
         return [_grade_one(item) for item in work]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_grade_one, work, chunksize=64))
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=_init_worker, initargs=(hide,)
+    ) as pool:
+        return list(pool.map(_grade_one, work, chunksize=16))
