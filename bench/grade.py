@@ -54,9 +54,16 @@ def build_pairs(count: int) -> list[tuple[Task, str]]:
 
 
 def sample_for(task: Task, program: str) -> Sample:
-    return Sample(task_id=task.id, sample_index=0, teacher="bench", request_key="k",
-                  messages=[], status="ok", content=f"```python\n{program}```",
-                  finish_reason="stop")
+    return Sample(
+        task_id=task.id,
+        sample_index=0,
+        teacher="bench",
+        request_key="k",
+        messages=[],
+        status="ok",
+        content=f"```python\n{program}```",
+        finish_reason="stop",
+    )
 
 
 def distill_one(pair: tuple[Task, str]) -> tuple[bool, int]:
@@ -84,8 +91,14 @@ def baseline_one(pair: tuple[Task, str]) -> tuple[bool, int]:
 
 def _baseline_case(path: Path, case: CodeTest) -> bool:
     try:
-        done = subprocess.run([sys.executable, str(path)], input=str(case.input).encode(),
-                              capture_output=True, timeout=6, cwd=path.parent, check=False)
+        done = subprocess.run(
+            [sys.executable, str(path)],
+            input=str(case.input).encode(),
+            capture_output=True,
+            timeout=6,
+            cwd=path.parent,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return False
     return done.returncode == 0 and outputs_match(done.stdout.decode(), str(case.output), {})
@@ -117,8 +130,9 @@ def code_figures(pairs: int) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pairs", type=int, default=500)
     parser.add_argument("--answers", type=int, default=20000)
     args = parser.parse_args()

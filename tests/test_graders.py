@@ -170,7 +170,7 @@ def test_answer_text_ignores_letter_case_but_not_the_word() -> None:
     assert grade_answer(r"\boxed{\text{PARIS}}", "Paris").status == "pass"
     wrong = grade_answer("The answer is London", "Paris")
     assert wrong.status == "fail"
-    assert wrong.details["rule"] == "string"
+    assert wrong.details["rule"] == "short"
 
 
 # --- merge --------------------------------------------------------------------------------

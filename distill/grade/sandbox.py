@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import Any
 
 from distill.grade import sandbox_zygote as zygote
 
@@ -42,6 +42,13 @@ STDERR_CAP = 64 << 10
 _START_TIMEOUT = 20.0  # a cold interpreter on a loaded CI machine
 _GRACE = 5.0  # past the wall clock, a zygote that has not answered is broken
 _ISOLATION_KEYS = (*zygote.FLAGS, "separate_user", "readonly_fs", "hidden_paths", "fresh_proc")
+# Load the zygote alone (not the distill package) and from its cached bytecode: compiling it
+# as a script leaves 2.5 MB of freed heap behind, which every fork would copy.
+_ZYGOTE_PATH = os.path.abspath(zygote.__file__)
+_BOOT = (
+    f"import importlib.util as u, sys; s = u.spec_from_file_location('z', {_ZYGOTE_PATH!r}); "
+    "z = u.module_from_spec(s); s.loader.exec_module(z); sys.exit(z.main(sys.argv))"
+)
 
 
 @dataclass(frozen=True)
@@ -72,23 +79,23 @@ class _Broken(Exception):
 class _Zygote:
     def __init__(self, python: str, cfg: dict[str, Any]) -> None:
         ours, theirs = socket.socketpair()
-        self.log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  # closed by _stop
-        # Its stdin and stdout are pipes that stay empty: CPython builds sys.stdin and
-        # sys.stdout for pipes at startup, and every run inherits them ready-made.
-        (in_r, in_w), (out_r, out_w) = os.pipe(), os.pipe()
-        argv = [python, "-I", zygote.__file__, str(theirs.fileno()), json.dumps(cfg)]
+        # Its std streams are pipes, so CPython builds sys.stdin/stdout/stderr for pipes at
+        # startup and every run inherits them ready-made. It writes nothing to stdout and,
+        # unless it fails, nothing to stderr: that pipe is kept to read why it failed.
+        (in_r, in_w), (out_r, out_w), (self.log, err_w) = os.pipe(), os.pipe(), os.pipe()
+        argv = [python, "-I", "-c", _BOOT, str(theirs.fileno()), json.dumps(cfg)]
         try:
             self.proc = subprocess.Popen(
-                argv, stdin=in_r, stdout=out_w, stderr=self.log, env=zygote.ENV, cwd="/",
+                argv, stdin=in_r, stdout=out_w, stderr=err_w, env=zygote.ENV, cwd="/",
                 pass_fds=[theirs.fileno()], start_new_session=True,
             )  # fmt: skip
         except OSError as exc:
             ours.close()
-            self.log.close()
+            os.close(self.log)
             raise _Broken(f"cannot start {python}: {exc}") from exc
         finally:
             theirs.close()
-            for fd in (in_r, in_w, out_r, out_w):
+            for fd in (in_r, in_w, out_r, out_w, err_w):
                 os.close(fd)
         self.sock = ours
         self._finalizer = weakref.finalize(self, _stop, self.proc, ours, self.log)
@@ -103,24 +110,26 @@ class _Zygote:
 
     def why(self) -> str:
         """The last line the zygote wrote to stderr (a traceback's message)."""
-        with contextlib.suppress(OSError, ValueError):
-            self.log.seek(0)
-            lines = self.log.read()[-2000:].decode(errors="replace").strip().splitlines()
-            return lines[-1] if lines else ""
-        return ""
+        tail = b""
+        with contextlib.suppress(OSError):
+            os.set_blocking(self.log, False)
+            while chunk := os.read(self.log, 1 << 16):
+                tail = (tail + chunk)[-2000:]
+        lines = tail.decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else ""
 
     def close(self) -> None:
         self._finalizer()
 
 
-def _stop(proc: subprocess.Popen[bytes], sock: socket.socket, log_file: IO[bytes]) -> None:
+def _stop(proc: subprocess.Popen[bytes], sock: socket.socket, log_fd: int) -> None:
     sock.close()  # the zygote sees EOF, kills what is left and exits
     try:
         proc.wait(timeout=2)
     except subprocess.TimeoutExpired:
         proc.kill()  # PDEATHSIG takes its namespace's init along, and init all the rest
         proc.wait()
-    log_file.close()
+    os.close(log_fd)
 
 
 class _Output:
@@ -232,9 +241,8 @@ def _result(lim: Limits, out: _Output, reply: dict[str, Any], wall: float) -> Ru
     return RunResult(status, returncode, bytes(out.out), bytes(out.err), wall, detail)
 
 
-def _broken(detail: str, wall: float = 0.0, out: _Output | None = None) -> RunResult:
-    stdout, stderr = (bytes(out.out), bytes(out.err)) if out else (b"", b"")
-    return RunResult("sandbox_error", None, stdout, stderr, wall, " ".join(detail.split()))
+def _broken(detail: str, wall: float = 0.0) -> RunResult:
+    return RunResult("sandbox_error", None, b"", b"", wall, " ".join(detail.split()))
 
 
 @functools.lru_cache(maxsize=64)
@@ -276,7 +284,7 @@ class Sandbox:
         self, limits: Limits = Limits(), *, hide_paths: Sequence[str] = (),
         python: str = sys.executable,
     ) -> None:  # fmt: skip
-        self.limits, self._python, self._uid = limits, python, _pick_uid()
+        self.limits, self._python, self._uid, self._pid = limits, python, _pick_uid(), os.getpid()
         self._zygote: _Zygote | None = None
         self._cfg: dict[str, Any] | None = None
         self._closed = False
@@ -335,6 +343,8 @@ class Sandbox:
         if self._cfg is None:
             return _run_subprocess(self._python, code, stdin, checked, lim)
         start = time.monotonic()
+        if os.getpid() != self._pid:  # inherited through fork: that zygote is the parent's
+            self._zygote, self._pid = None, os.getpid()
         try:
             if self._zygote is None or self._zygote.proc.poll() is not None:
                 self._drop_zygote()  # it died between runs, or the last run broke it
@@ -371,11 +381,12 @@ class Sandbox:
         wall = time.monotonic() - start
         if reply is None:
             raise _Broken(f"zygote gave no result {_GRACE:g} s past the wall clock")
+        if reply.get("leftovers"):
+            log.warning("sandbox: a run's processes outlived SIGKILL; restarting the zygote")
+        if reply.get("error") or reply.get("leftovers"):
+            self._drop_zygote()  # a fresh one has fresh namespaces and an empty /tmp
         if reply.get("error") or reply.get("setup_error"):
             return _broken(f"sandbox failed: {reply.get('error') or reply['setup_error']}", wall)
-        if reply["leftovers"]:
-            log.warning("sandbox: a run's processes outlived SIGKILL; restarting the zygote")
-            self._drop_zygote()
         return _result(lim, out, reply, reply["wall_s"])
 
 
@@ -391,7 +402,7 @@ def _run_subprocess(
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
-                [python, "-I", zygote.__file__, "--once", json.dumps(asdict(lim))],
+                [python, "-I", "-c", _BOOT, "--once", json.dumps(asdict(lim))],
                 stdin=in_r, stdout=out_w, stderr=err_w, cwd=run_dir,
                 env={**zygote.ENV, "HOME": run_dir}, start_new_session=True,
             )  # fmt: skip

@@ -1,19 +1,13 @@
 """The sandbox's zygote: one clean, long-lived Python that forks a fresh child per run.
 
-`distill.grade.sandbox` starts it as `python -I sandbox_zygote.py FD CONFIG` with only PATH and
-LANG in its environment and no descriptor but the socket FD, so it never holds the grader's
-secrets, task files, expected outputs or memory. At start it unshares what the OS allows
-(network, mount, IPC, PID; a user namespace first when not root), makes the filesystem
-read-only, mounts fresh tmpfs on the world-writable dirs and over each hidden path, and a /proc
-of its own. Then it serves: b"R" carrying the run's stdin/stdout/stderr pipe ends
-(SCM_RIGHTS), one frame (limits, source, files), and it answers one JSON frame. A b"K" during a
-run kills it (the parent's output cap). After each run every process the run left is killed
-and reaped and every scratch dir wiped. `--once LIMITS` runs main.py in the current directory
-without forking: the per-run subprocess fallback.
-
-Run as a script it imports nothing from distill, and no module a run would not load anyway
-beyond a few cheap ones: each page the zygote holds costs every fork, each one a child touches
-costs a copy (about 4 µs per page on a VM).
+`distill.grade.sandbox` loads it alone in `python -I` with only PATH and LANG in its
+environment and no descriptor but a socket: it never holds the grader's secrets, task files,
+expected outputs or memory. It unshares what the OS allows, builds the filesystem runs see, then
+serves: b"R" carrying a run's stdin/stdout/stderr pipe ends (SCM_RIGHTS) and one frame (limits,
+source, files); it answers one JSON frame. A b"K" during a run kills it (the output cap).
+`--once LIMITS` runs ./main.py in this very process: the per-run subprocess fallback. It loads
+no module a run would not have anyway beyond a few cheap ones: every page it holds slows each
+fork, and every page a child writes is a copy (about 4 µs each on a VM).
 """
 
 from __future__ import annotations
@@ -23,7 +17,6 @@ import builtins
 import contextlib
 import ctypes
 import gc
-import io
 import json
 import math
 import os
@@ -91,12 +84,11 @@ def recv_frame(sock: socket.socket) -> tuple[dict[str, Any], bytearray]:
 
 def parse_frame(buf: bytearray) -> dict[str, Any] | None:
     """The header of a complete frame at the start of buf (replies carry no payload), or None."""
-    if len(buf) < _HEAD.size:
-        return None
-    head_len, payload_len = _HEAD.unpack_from(buf)
-    if len(buf) < _HEAD.size + head_len + payload_len:
-        return None
-    header: dict[str, Any] = json.loads(bytes(buf[_HEAD.size : _HEAD.size + head_len]))
+    head_len, payload_len = _HEAD.unpack_from(buf) if len(buf) >= _HEAD.size else (1 << 30, 0)
+    done = len(buf) >= _HEAD.size + head_len + payload_len
+    header: dict[str, Any] | None = (
+        json.loads(buf[_HEAD.size : _HEAD.size + head_len]) if done else None
+    )
     return header
 
 
@@ -126,16 +118,12 @@ def _prctl(option: int, value: int) -> None:
     _call("prctl", ctypes.c_int(option), ctypes.c_ulong(value), 0, 0, 0)
 
 
-class _MountAttr(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_uint64) for n in ("set", "clr", "propagation", "userns_fd")]
-
-
 def _readonly(path: str, recursive: bool) -> bool:
-    attr = _MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
-    rec = AT_RECURSIVE if recursive else 0
+    attr = ctypes.create_string_buffer(struct.pack("4Q", MOUNT_ATTR_RDONLY, 0, 0, 0))  # set, clr..
+    rec = ctypes.c_uint(AT_RECURSIVE if recursive else 0)
     try:
-        args = (ctypes.c_int(AT_FDCWD), path.encode(), ctypes.c_uint(rec), ctypes.byref(attr))
-        _call("syscall", ctypes.c_long(SYS_MOUNT_SETATTR), *args, ctypes.c_size_t(32))
+        args = (ctypes.c_int(AT_FDCWD), path.encode(), rec, attr, ctypes.c_size_t(32))
+        _call("syscall", ctypes.c_long(SYS_MOUNT_SETATTR), *args)
         return True
     except OSError:
         pass
@@ -265,30 +253,20 @@ def _set_rlimits(flat: list[int]) -> None:
 
 def _drop_caps() -> None:
     """Root of our user namespace keeps no capability, so it cannot undo the mounts."""
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    _call("capset", ctypes.byref(Header(0x20080522, 0)), (ctypes.c_uint32 * 6)())
+    header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0))  # version 3, self
+    _call("capset", header, ctypes.create_string_buffer(24))  # all sets empty
 
 
-def _stdio(fd: int, name: str, write: bool, errors: str) -> io.TextIOWrapper:
-    raw = io.FileIO(fd, "w" if write else "r", closefd=False)
-    raw.name = name  # as CPython names its own std streams
-    buf = io.BufferedWriter(raw) if write else io.BufferedReader(raw)
-    return io.TextIOWrapper(buf, "utf-8", errors, "\n", line_buffering=name == "<stderr>")
-
-
-def _become_main(run_dir: str, stderr_is_pipe: bool) -> None:
-    """What `python -I main.py` looks like from inside, minus the startup."""
+def _become_main(run_dir: str) -> None:
+    """What `python -I main.py` looks like from inside, minus the startup. (The std streams
+    need nothing: the zygote's are pipes nobody used, which CPython built at its startup.)"""
     os.chdir(run_dir)
     if os.environ.get("HOME") != run_dir:  # the rest of the environment is ENV already
         os.environ["HOME"] = run_dir
     sys.path.insert(0, run_dir)
     sys.argv, sys.orig_argv = ["main.py"], [sys.executable, "main.py"]
+    sys.dont_write_bytecode = True  # its cwd is wiped after the run anyway
     atexit._clear()  # the zygote's own exit hooks are not the run's
-    if not stderr_is_pipe:  # the zygote's is its log file; stdin and stdout are unused pipes
-        sys.stderr = sys.__stderr__ = _stdio(2, "<stderr>", True, "backslashreplace")  # type: ignore[misc]
 
 
 def _exec_main(source: bytes, run_dir: str) -> int:
@@ -336,7 +314,7 @@ def _child(ctx: dict[str, Any], flat: list[int], run_dir: str, fds: list[int], e
             os.setresuid(ctx["uid"], ctx["uid"], ctx["uid"])
         elif ctx["iso"]["user_namespace"]:
             _drop_caps()
-        _become_main(run_dir, False)
+        _become_main(run_dir)
     except BaseException as exc:
         os.write(errw, f"{type(exc).__name__}: {exc}".encode()[:500])
         os._exit(1)
@@ -348,8 +326,6 @@ def _warm_up() -> None:
     """Pay once, here, the first-use costs every child would pay again (2 ms for compile)."""
     code = b"import sys\nx = [int(t) for t in '1 2'.split()]\nprint(sum(x), end='')"
     exec(compile(code, "warm-up", "exec"), {"print": lambda *a, **k: None})
-    with open(os.devnull, "wb") as null:
-        _stdio(null.fileno(), "<stderr>", True, "strict").flush()
 
 
 # --- after a run: nothing of it may remain ---
@@ -364,11 +340,12 @@ def _reap() -> bool:
             return True
 
 
-def _children() -> list[int]:
+def _children(proc: int | None) -> list[int]:
+    """Our live children, read from /proc as it was before it was hidden (`proc`, a dirfd)."""
     me, kids = str(os.getpid()), []
-    for entry in os.listdir("/proc") if os.path.isdir("/proc/self") else []:
+    for entry in os.listdir(proc) if proc is not None else []:
         try:
-            with open(f"/proc/{entry}/stat") as f:
+            with open(os.open(f"{entry}/stat", os.O_RDONLY, dir_fd=proc)) as f:
                 state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
         except (OSError, ValueError):
             continue
@@ -390,21 +367,11 @@ def _kill_rest(ctx: dict[str, Any], pid: int | None) -> bool:
     if pid is not None:
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
-    if ctx["uid"] is not None:  # as the run's user, kill(-1) reaches every process it has
-        reaper = os.fork()
-        if reaper == 0:
-            try:
-                os.setresuid(ctx["uid"], ctx["uid"], ctx["uid"])
-                for _ in range(5):
-                    os.kill(-1, signal.SIGKILL)
-                    time.sleep(0.001)
-            finally:
-                os._exit(0)
-        os.waitpid(reaper, 0)
-    for _ in range(1000):  # orphans came back to us (subreaper): kill them, level by level
-        kids = _children()
+    for _ in range(1000):  # orphans come back to us (a subreaper): kill them level by level
+        kids = _children(ctx["proc"])
         for kid in kids:
-            os.kill(kid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.kill(kid, signal.SIGKILL)
         if not _reap() and not kids:
             return True
         time.sleep(0.002)
@@ -469,9 +436,8 @@ def _remove(path: str, keep: frozenset[str] = frozenset()) -> None:
 
 
 def _run(ctx: dict[str, Any], sock: socket.socket, header: dict[str, Any], blob: bytearray,
-         fds: list[int]) -> dict[str, Any]:  # fmt: skip
+         fds: list[int], run_dir: str) -> dict[str, Any]:  # fmt: skip
     lim, uid = header["limits"], ctx["uid"]
-    run_dir = "/tmp/run" if ctx["scratch"] else f"/tmp/distill-sandbox-{os.urandom(8).hex()}"
     os.mkdir(run_dir, 0o700)
     flat = rlimits(lim, nproc=uid is not None or ctx["iso"]["user_namespace"])
     pid, clean = None, False
@@ -500,10 +466,6 @@ def _run(ctx: dict[str, Any], sock: socket.socket, header: dict[str, Any], blob:
         for fd in [errr, errw, *fds]:
             if fd != -1:
                 os.close(fd)
-        for d in ctx["scratch"] or [run_dir]:  # whatever the run wrote anywhere goes
-            _remove(d, ctx["keep"])
-        with contextlib.suppress(OSError):
-            os.rmdir(run_dir)
     return {
         "exitcode": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
@@ -526,17 +488,24 @@ def _serve(sock: socket.socket, ctx: dict[str, Any]) -> None:
                 os.close(fd)
             continue
         header, blob = recv_frame(sock)
+        run_dir = "/tmp/run" if ctx["scratch"] else f"/tmp/distill-sandbox-{os.urandom(8).hex()}"
         try:
-            reply = _run(ctx, sock, header, blob, fds)
+            reply = _run(ctx, sock, header, blob, fds, run_dir)
         except Exception as exc:  # fork failed, disk full: the parent's sandbox_error
             reply = {"error": f"{type(exc).__name__}: {exc}"}
-        send_frame(sock, reply)
+        try:
+            send_frame(sock, reply)
+        finally:  # while the parent reads the reply; whatever the run wrote anywhere goes
+            for d in ctx["scratch"] or [run_dir]:
+                _remove(d, ctx["keep"])
+            with contextlib.suppress(OSError):
+                os.rmdir(run_dir)
 
 
 def main(argv: list[str]) -> int:
     if argv[1] == "--once":  # the fallback: this process is the run (Popen made its session)
         _set_rlimits(rlimits(json.loads(argv[2]), nproc=False))
-        _become_main(os.getcwd(), True)
+        _become_main(os.getcwd())
         with open("main.py", "rb") as f:
             os._exit(_exec_main(f.read(), os.getcwd()))
     sock, cfg = socket.socket(fileno=int(argv[1])), json.loads(argv[2])
@@ -547,6 +516,9 @@ def main(argv: list[str]) -> int:
             sock.close()
             return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) & 0xFF
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # if the outer process dies, so does all this
+    proc = None  # /proc as it was, to find a run's orphans once a mount hides it
+    with contextlib.suppress(OSError):
+        proc = None if iso["pid_namespace"] else os.open("/proc", os.O_RDONLY | os.O_DIRECTORY)
     other_user = cfg["uid"] is not None and os.geteuid() == 0 and not iso["user_namespace"]
     iso.update(readonly_fs=False, hidden_paths=not cfg["hide"], fresh_proc=False)
     scratch = _setup_mounts(cfg, iso, other_user) if iso["mount_namespace"] else []
@@ -557,10 +529,10 @@ def main(argv: list[str]) -> int:
         _prctl(PR_SET_NO_NEW_PRIVS, 1)  # inherited: no setuid binary (su) gives a run root
         if os.getpid() != 1:
             _prctl(PR_SET_CHILD_SUBREAPER, 1)  # orphans of a run come back to us to be killed
-    keep = frozenset(s + "/" + d[len(s) + 1 :].split("/")[0] for d in _python_dirs() for s in
-                     scratch if d.startswith(s + "/"))  # fmt: skip
-    ctx = {"iso": iso, "uid": cfg["uid"] if other_user else None, "scratch": scratch,
-           "keep": keep, "maxfd": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}  # fmt: skip
+    pydirs = [(d, s) for d in _python_dirs() for s in scratch if d.startswith(s + "/")]
+    keep = frozenset(s + "/" + d[len(s) + 1 :].split("/")[0] for d, s in pydirs)  # not wiped
+    uid, maxfd = cfg["uid"] if other_user else None, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    ctx = dict(iso=iso, uid=uid, proc=proc, scratch=scratch, keep=keep, maxfd=maxfd)
     if scratch:  # every run's cwd and HOME is /tmp/run: nothing to change per child
         os.environ["HOME"] = "/tmp/run"
     _warm_up()
@@ -570,7 +542,3 @@ def main(argv: list[str]) -> int:
         _serve(sock, ctx)
     _kill_rest(ctx, None)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
