@@ -201,3 +201,29 @@ def test_apps_input_output_shape() -> None:
         },
     )
     assert code.grade(apps, answer("n = int(input())\nprint(n * n)"), {}).status == "pass"
+
+
+def test_verdict_names_the_isolation_it_ran_under() -> None:
+    verdict = code.grade(SUM, answer("a, b = map(int, input().split())\nprint(a + b)"), {})
+    assert verdict.details["sandbox"].split()[0] in {"zygote", "subprocess"}
+
+
+def test_isolation_summary_lists_only_what_is_missing() -> None:
+    full = {
+        "network_namespace": True,
+        "mount_namespace": True,
+        "pid_namespace": True,
+        "user_namespace": False,
+        "readonly_fs": True,
+        "hidden_paths": True,
+        "fresh_proc": True,
+        "separate_user": True,
+        "method": "zygote",
+    }
+    assert code.isolation_summary(full) == "zygote"
+    rootless = {**full, "separate_user": False, "user_namespace": True}
+    assert code.isolation_summary(rootless) == "zygote"
+    bare = {**dict.fromkeys(full, False), "method": "subprocess"}
+    summary = code.isolation_summary(bare)
+    assert summary.startswith("subprocess without network_namespace, mount_namespace")
+    assert "separate_user" in summary and "user_namespace" not in summary

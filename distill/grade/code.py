@@ -14,7 +14,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,16 @@ def _get_sandbox() -> Sandbox:
         _sandbox = Sandbox(Limits(), hide_paths=_hide_paths)
         atexit.register(_sandbox.close)
     return _sandbox
+
+
+def isolation_summary(isolation: Mapping[str, bool | str]) -> str:
+    """One word per run method, plus the protections this machine could not give."""
+    # Root gets a uid of its own; others get a user namespace: either one is enough.
+    own_user = bool(isolation.get("separate_user")) or bool(isolation.get("user_namespace"))
+    skip = {"separate_user", "user_namespace"} if own_user else {"user_namespace"}
+    missing = [k for k, v in isolation.items() if v is False and k not in skip]
+    method = str(isolation.get("method", "unknown"))
+    return method if not missing else f"{method} without {', '.join(missing)}"
 
 
 def extract_code(content: str, languages: Sequence[str]) -> tuple[str | None, str]:
@@ -124,7 +134,11 @@ def grade(task: Task, sample: Sample, options: dict[str, Any]) -> Verdict:
             )
             if stop:
                 break
-    details.update(tests_passed=passed, time_s=round(time.monotonic() - started, 3))
+    details.update(
+        tests_passed=passed,
+        time_s=round(time.monotonic() - started, 3),
+        sandbox=isolation_summary(_get_sandbox().isolation),
+    )
     if failures:
         details["first_failure"] = failures[0]
         public_ok = all(f["set"] == "hidden" for f in failures)
