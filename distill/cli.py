@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -136,31 +137,92 @@ def _grade_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _export_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+    from distill.config import EXPORT_FORMATS, REASONING_PLACEMENTS
+
+    g = p.add_argument_group("export (each flag sets export.KEY; lists are comma-separated)")
+    g.add_argument(
         "--correct-only",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="keep only samples whose verdict is pass (default from config: on)",
     )
-    p.add_argument("--val-fraction", type=float, help="fraction of tasks held out for validation")
-    p.add_argument("--seed", type=int, help="export seed (split)")
-    p.add_argument("--out-file-stem", help="write STEM_train.jsonl and STEM_val.jsonl")
+    g.add_argument("--input", dest="inputs", action="append", metavar="FILE",
+                   help="a graded file or a ready-made dataset (repeatable)")  # fmt: skip
+    g.add_argument("--tasks-file", dest="export_tasks", action="append", metavar="FILE",
+                   help="task files for the kind/source/test filters (repeatable)")  # fmt: skip
+    g.add_argument("--format", choices=EXPORT_FORMATS, help="row format (default messages)")
+    g.add_argument("--file-format", choices=("jsonl", "parquet", "csv"))
+    g.add_argument("--template", choices=("chatml", "instruct", "chat"), help="for --format text")
+    g.add_argument("--dpo-style", choices=("trl", "openai"))
+    g.add_argument("--reasoning", choices=REASONING_PLACEMENTS, help="where the reasoning goes")
+    g.add_argument("--missing-reasoning", choices=("drop", "keep", "basic"))
+    g.add_argument("--type", dest="dataset_type", choices=("auto", "code", "cai", "multiturn"))
+    for name in ("statuses", "kinds", "teachers", "sources", "finish_reasons",
+                 "system_prompt_ids", "problem_prompt_ids", "test_format_ids"):  # fmt: skip
+        g.add_argument("--" + name.replace("_", "-"), type=_words, metavar="A,B")
+    g.add_argument("--fractions", type=_floats, metavar="F,F", help="per input, summing to 1")
+    g.add_argument("--weights", type=_floats, metavar="W,W", help="per input, relative")
+    g.add_argument("--num-samples", type=int, metavar="N")
+    g.add_argument("--min-test-cases", type=int, metavar="N")
+    g.add_argument("--max-tokens", type=int, metavar="N", help="drop longer rows (counted)")
+    g.add_argument("--tokenizer", metavar="PATH", help="tokenizer.json or a model directory")
+    g.add_argument("--near-duplicate-threshold", type=float, metavar="J")
+    for name in ("shuffle", "deduplicate", "include_flag_prompt", "include_system",
+                 "turn_weights"):  # fmt: skip
+        g.add_argument(
+            "--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None
+        )
+    g.add_argument("--val-fraction", type=float, help="fraction of tasks held out for validation")
+    g.add_argument("--seed", type=int, help="export seed (mixing, split, shuffle, variants)")
+    g.add_argument("--out-file-stem", help="write STEM_train.jsonl and STEM_val.jsonl")
+
+
+_EXPORT_KEYS = (
+    "correct_only", "inputs", "export_tasks", "format", "file_format", "template", "dpo_style",
+    "reasoning", "missing_reasoning", "dataset_type", "statuses", "kinds", "teachers", "sources",
+    "finish_reasons", "system_prompt_ids", "problem_prompt_ids", "test_format_ids", "fractions",
+    "weights", "num_samples", "min_test_cases", "max_tokens", "tokenizer",
+    "near_duplicate_threshold", "shuffle", "deduplicate", "include_flag_prompt", "include_system",
+    "turn_weights", "val_fraction", "seed", "out_file_stem",
+)  # fmt: skip
+_PATH_KEYS = ("inputs", "export_tasks", "tokenizer")  # relative to where the command runs
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip() for w in text.split(",") if w.strip()]
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(w) for w in _words(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas: {text!r}"
+        ) from None
+
+
+def _export_overrides(args: argparse.Namespace) -> list[str]:
+    overrides = []
+    for attr in _EXPORT_KEYS:
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if attr in _PATH_KEYS:
+            value = [os.path.abspath(v) for v in value] if isinstance(value, list) else (
+                os.path.abspath(value))  # fmt: skip
+        key = "tasks" if attr == "export_tasks" else attr
+        overrides.append(f"export.{key}={json.dumps(value)}")
+    return overrides
 
 
 def _load(args: argparse.Namespace) -> Config:
     overrides = list(args.overrides)
-    flag_keys = {
-        "output_dir": "output_dir",
-        "max_cost": "harvest.max_cost_usd",
-        "correct_only": "export.correct_only",
-        "val_fraction": "export.val_fraction",
-        "seed": "export.seed",
-        "out_file_stem": "export.out_file_stem",
-    }
+    flag_keys = {"output_dir": "output_dir", "max_cost": "harvest.max_cost_usd"}
     for attr, key in flag_keys.items():
         value = getattr(args, attr, None)
         if value is not None:
             overrides.append(f"{key}={json.dumps(value)}")
+    overrides += _export_overrides(args)
     for attr, key in (("refresh", "harvest.refresh"), ("regrade", "grade.regrade")):
         if getattr(args, attr, False):
             overrides.append(f"{key}=true")
@@ -215,10 +277,21 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from distill import console
-    from distill.export import run_export
+    from pathlib import Path
 
-    result = run_export(_load(args))
+    from distill import console
+    from distill.config import is_export_only, load_export_config
+    from distill.export import run_export, run_standalone_export
+
+    path = Path(args.config)
+    if (not path.exists() and args.inputs) or (path.exists() and is_export_only(path)):
+        # A standalone export: export keys at the top level of the file, or flags alone.
+        overrides = [*args.overrides, *_export_overrides(args)]
+        if args.output_dir:
+            overrides.append(f"output_dir={json.dumps(os.path.abspath(args.output_dir))}")
+        result = run_standalone_export(load_export_config(path, overrides))
+    else:
+        result = run_export(_load(args))
     if not args.quiet:
         console.out.print(console.export_table(result))
     return EXIT_OK

@@ -99,12 +99,47 @@ class GradeConfig:
     workers: int = 0  # grading processes; 0 = one per CPU
 
 
+EXPORT_FORMATS = ("messages", "prompt-completion", "alpaca", "sharegpt", "text", "dpo", "kto")
+REASONING_PLACEMENTS = ("think-tags", "field", "answer-tags", "sky-t1", "drop")
+
+
 @dataclass(frozen=True)
 class ExportConfig:
+    """What `distill export` writes; every key is also a flag (see `distill export --help`)."""
+
+    inputs: tuple[str, ...] = ()  # graded files or ready-made datasets; default: graded.jsonl
+    tasks: tuple[str, ...] = ()  # task files for kind/source/test filters (default: config tasks)
+    output_dir: str = ""  # standalone export configs only; a pipeline config uses its own
     correct_only: bool = True
-    format: Literal["messages"] = "messages"
-    reasoning: Literal["think-tags", "drop"] = "think-tags"
+    statuses: tuple[str, ...] = ()  # verdict statuses to keep; empty = by correct_only
+    kinds: tuple[str, ...] = ()
+    teachers: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    finish_reasons: tuple[str, ...] = ()
+    min_test_cases: int = 0
+    max_tokens: int = 0  # 0 = no length filter; needs `tokenizer`
+    tokenizer: str = ""  # a tokenizer.json or a model directory holding one
+    format: Literal["messages", "prompt-completion", "alpaca", "sharegpt", "text", "dpo", "kto"] = (
+        "messages"
+    )
+    file_format: Literal["jsonl", "parquet", "csv"] = "jsonl"
+    template: Literal["chatml", "instruct", "chat"] = "chatml"  # for format = "text"
+    dpo_style: Literal["trl", "openai"] = "trl"
+    reasoning: Literal["think-tags", "field", "answer-tags", "sky-t1", "drop"] = "think-tags"
+    missing_reasoning: Literal["drop", "keep", "basic"] = "drop"
     include_system: bool = True
+    turn_weights: bool = False  # OpenAI per-assistant-turn weight: 1 on the answer, 0 before
+    dataset_type: Literal["auto", "code", "cai", "multiturn"] = "auto"
+    system_prompt_ids: tuple[str, ...] = ()  # re-render code tasks from prompt ids (variants)
+    problem_prompt_ids: tuple[str, ...] = ()
+    test_format_ids: tuple[str, ...] = ()
+    include_flag_prompt: bool = False
+    fractions: tuple[float, ...] = ()  # one per input, summing to 1
+    weights: tuple[float, ...] = ()  # one per input, relative
+    num_samples: int = 0  # 0 = as many rows as there are
+    shuffle: bool = True
+    deduplicate: bool = False
+    near_duplicate_threshold: float = 0.85  # MinHash Jaccard at or above which prompts match
     val_fraction: float = 0.1
     seed: int = 0
     out_file_stem: str = ""
@@ -166,9 +201,49 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         tasks=tuple(_resolve(base, p) for p in config.tasks),
         output_dir=_resolve(base, config.output_dir or f"outputs/{name}"),
         cache_dir=_resolve(base, config.cache_dir or f"cache/{name}"),
+        export=_resolve_export_paths(base, config.export),
         source=str(path),
     )
     return resolved
+
+
+def is_export_only(path: str | Path) -> bool:
+    """A file with no pipeline keys is a standalone export config (export keys at top level)."""
+    raw = _read_file(Path(path))
+    return not {"name", "tasks", "teachers", "export"} & raw.keys()
+
+
+def load_export_config(
+    path: str | Path, overrides: list[str] | tuple[str, ...] = ()
+) -> ExportConfig:
+    """A standalone export config: ExportConfig keys at the top level; `export.KEY=V` overrides."""
+    path = Path(path)
+    # No file: flags alone describe the export, and paths are relative to the working directory.
+    raw = {"export": _read_file(path) if path.exists() else {}}
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if key == "output_dir":
+            item = "export." + item
+        elif not key.startswith("export."):
+            raise ConfigError(f"--set {item!r}: a standalone export config takes export.* keys")
+        _apply_override(raw, item)
+    settings: ExportConfig = _build(ExportConfig, raw["export"], "", str(path))
+    for message in validate_export(settings):
+        raise ConfigError(f"{path}: {message.removeprefix('export.')}")
+    base = path.resolve().parent if path.exists() else Path.cwd()
+    settings = _resolve_export_paths(base, settings)
+    out = _resolve(base, settings.output_dir or "outputs/export")
+    return dataclasses.replace(settings, output_dir=out)
+
+
+def _resolve_export_paths(base: Path, e: ExportConfig) -> ExportConfig:
+    tokenizer = _resolve(base, e.tokenizer) if e.tokenizer else ""
+    return dataclasses.replace(
+        e,
+        inputs=tuple(_resolve(base, p) for p in e.inputs),
+        tasks=tuple(_resolve(base, p) for p in e.tasks),
+        tokenizer=tokenizer,
+    )
 
 
 def _validate(config: Config, file: str) -> None:
@@ -193,10 +268,41 @@ def _validate(config: Config, file: str) -> None:
             fail(f"{at}.limits: rpm and tpm must be >= 0 and max_in_flight >= 1")
         if t.provider == "anthropic" and t.thinking_budget and t.thinking_budget >= t.max_tokens:
             fail(f"{at}.thinking_budget must be below max_tokens (Anthropic requires it)")
-    if not 0.0 <= config.export.val_fraction < 1.0:
-        fail("export.val_fraction must be in [0, 1)")
+    for message in validate_export(config.export):
+        fail(message)
     if config.harvest.max_attempts < 1:
         fail("harvest.max_attempts must be at least 1")
+
+
+def validate_export(e: ExportConfig) -> list[str]:
+    """Problems with an export section, each naming its key; empty when it is usable."""
+    problems = []
+    if not 0.0 <= e.val_fraction < 1.0:
+        problems.append("export.val_fraction must be in [0, 1)")
+    if e.fractions and e.weights:
+        problems.append("export.fractions and export.weights exclude each other: give one")
+    if e.fractions and abs(sum(e.fractions) - 1.0) > 1e-6:
+        total = " + ".join(f"{f:g}" for f in e.fractions)
+        problems.append(f"export.fractions must sum to 1 ({total} = {sum(e.fractions):g})")
+    if any(x < 0 for x in (*e.fractions, *e.weights)):
+        problems.append("export.fractions and export.weights must not be negative")
+    if e.weights and sum(e.weights) <= 0:
+        problems.append("export.weights must not all be 0")
+    if e.max_tokens and not e.tokenizer:
+        problems.append("export.max_tokens needs export.tokenizer (a tokenizer.json or model dir)")
+    if min(e.num_samples, e.max_tokens, e.min_test_cases) < 0:
+        problems.append("export.num_samples, max_tokens and min_test_cases must be >= 0")
+    if not 0.0 < e.near_duplicate_threshold <= 1.0:
+        problems.append("export.near_duplicate_threshold must be in (0, 1]")
+    if e.reasoning == "field" and e.format not in ("messages", "dpo", "kto"):
+        problems.append(
+            f"export.reasoning = 'field' needs a conversational format (messages, dpo, kto), "
+            f"not {e.format!r}: use think-tags"
+        )
+    bad = set(e.statuses) - {"pass", "fail", "error", "ungradeable", "suspect", "external"}
+    if bad:
+        problems.append(f"export.statuses: unknown status {sorted(bad)[0]!r}")
+    return problems
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

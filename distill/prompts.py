@@ -16,11 +16,13 @@ from distill.errors import ConfigError
 from distill.paths import bundled_prompts_dir
 from distill.records import Task
 
+ROLES = ("system", "problem", "test_format", "flag")
+
 
 @dataclass(frozen=True)
 class Template:
     id: str
-    role: str  # "system" or "problem"
+    role: str  # one of ROLES
     text: str
     kind: str = ""
     description: str = ""
@@ -65,7 +67,7 @@ def _read_library(path: Path) -> dict[tuple[str, str], Template]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     templates = {}
-    for role in ("system", "problem"):
+    for role in ROLES:
         for template_id, entry in data.get(role, {}).items():
             if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
                 raise ConfigError(f"{path}: [{role}.{template_id}] needs a 'text' string")
@@ -98,8 +100,23 @@ class PromptRenderer:
         template = self._problem.get(task.kind)
         text = task.prompt or ""
         if template is not None:
-            language = str(task.meta.get("language") or task.reference.get("language") or "")
-            text = template.text.format(problem=text, language=language)
+            text = render_problem(template, task)
         messages = [{"role": "system", "content": self._system}] if self._system else []
         messages.append({"role": "user", "content": text})
         return messages
+
+
+def render_problem(template: Template, task: Task, tests: str = "") -> str:
+    """A problem template over a task; `{tests}` gets the public tests, numbered by default."""
+    language = str(task.meta.get("language") or task.reference.get("language") or "")
+    if "{tests}" in template.text and not tests:
+        from distill.test_formats import render_tests  # only code problem templates need it
+
+        tests = render_tests(task, "numbered", header="Examples:\n\n{tests}")
+    try:
+        return template.text.format(problem=task.prompt or "", language=language, tests=tests)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"prompt template {template.role}.{template.id}: bad placeholder ({exc}); "
+            "use {problem}, {language}, {tests} and double literal braces"
+        ) from None

@@ -260,7 +260,7 @@ def test_bad_literal_in_export(tmp_path: Path) -> None:
         tmp_path, 'name = "n"\ntasks = ["t.jsonl"]\n' + TEACHER + '[export]\nreasoning = "keep"\n'
     )
     message = config_error(path)
-    assert "export.reasoning must be one of think-tags, drop" in message
+    assert "export.reasoning must be one of think-tags, field, answer-tags, sky-t1, drop" in message
 
 
 # --- overrides ----------------------------------------------------------------------------
