@@ -146,14 +146,117 @@ class ExportConfig:
 
 
 @dataclass(frozen=True)
+class StudentEvalConfig:
+    """`distill eval`: the student answers the held-out tasks and the same graders grade it."""
+
+    model: str = ""  # a merged model or adapter directory; "" = the one `distill train` wrote
+    base_url: str = ""  # an OpenAI-compatible server serving the student, instead of a local model
+    server_model: str = ""  # the student's model name on that server
+    api_key_env: str = ""  # env var holding that server's key; "" = none needed
+    split: str = ""  # held-out rows; default: val.jsonl in output_dir
+    max_new_tokens: int = 1024
+    temperature: float = 0.0  # 0 = greedy
+    samples_per_task: int = 1
+    batch_size: int = 8  # local generation batch
+    max_tasks: int = 0  # 0 = every held-out task
+    output_dir: str = ""  # default: MODEL/eval, or output_dir/eval/SERVER_MODEL for a server
+    max_in_flight: int = 8  # server requests at once
+    timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
-    base_model: str = ""
-    output_dir: str = ""
-    epochs: float = 1.0
-    learning_rate: float = 2e-4
+    """`distill train`: LoRA SFT on the exported splits (TRL + PEFT, the `train` extra)."""
+
+    base_model: str = ""  # a model directory, or a hub id (the only case that goes online)
+    output_dir: str = ""  # default: output_dir/student
+    datasets: tuple[str, ...] = ()  # training splits; default: train.jsonl in output_dir
+    dataset_weights: tuple[float, ...] = ()  # one per dataset: up/down-sampling as in export
+    num_samples: int = 0  # rows after mixing; 0 = as many as the datasets hold
+    val_datasets: tuple[str, ...] = ()  # default: val.jsonl in output_dir, when it has rows
+    chat_template: str = "model"  # model | chatml | instruct | chat | a .jinja file
+    reasoning: Literal["auto", "think-tags", "field", "drop"] = "auto"
+    max_length: int = 4096
+    overlong: Literal["drop", "split"] = "drop"  # never truncate: drop, or split at turns
     lora_rank: int = 16
     lora_alpha: int = 32
-    max_length: int = 4096
+    lora_dropout: float = 0.05
+    lora_target_modules: tuple[str, ...] = ("all-linear",)
+    epochs: float = 1.0
+    max_steps: int = 0  # > 0 overrides epochs
+    learning_rate: float = 2e-4
+    lr_scheduler: Literal[
+        "linear", "cosine", "cosine_with_min_lr", "constant", "constant_with_warmup"
+    ] = "cosine"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    batch_size: int = 4
+    grad_accumulation: int = 4
+    eval_batch_size: int = 0  # 0 = batch_size
+    packing: bool = False
+    group_by_length: bool = True  # batches of similar length: less padding, same data
+    gradient_checkpointing: Literal["auto", "on", "off"] = "auto"  # auto: on for GPUs
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 where supported
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    logging_steps: int = 10
+    eval_steps: int = 0  # validation loss every N steps; 0 = at the end only
+    save_steps: int = 200
+    save_total_limit: int = 2
+    resume_from_checkpoint: str = ""  # "" | "latest" | a checkpoint directory
+    merge_adapters: bool = False
+    do_gen_test: bool = False
+    gen_test_prompts: int = 3
+    gen_max_new_tokens: int = 256
+    mask_check_rows: int = 16  # rows whose loss mask is checked before training
+    seed: int = 0
+    eval: StudentEvalConfig = field(default_factory=StudentEvalConfig)
+
+
+def validate_train(t: TrainConfig) -> list[str]:
+    """Problems with a train section (and its eval table), each naming its key."""
+    problems = []
+    if t.dataset_weights and t.datasets and len(t.dataset_weights) != len(t.datasets):
+        problems.append(
+            f"train.dataset_weights has {len(t.dataset_weights)} values for "
+            f"{len(t.datasets)} datasets: give one per dataset"
+        )
+    if any(w < 0 for w in t.dataset_weights) or (t.dataset_weights and not sum(t.dataset_weights)):
+        problems.append("train.dataset_weights must be >= 0 and not all 0")
+    for key in ("max_length", "lora_rank", "lora_alpha", "batch_size", "grad_accumulation"):
+        if getattr(t, key) < 1:
+            problems.append(f"train.{key} must be at least 1")
+    for key in ("num_samples", "max_steps", "eval_batch_size", "threads", "eval_steps"):
+        if getattr(t, key) < 0:
+            problems.append(f"train.{key} must be >= 0")
+    if t.save_steps < 1 or t.logging_steps < 1 or t.save_total_limit < 1:
+        problems.append("train.save_steps, logging_steps and save_total_limit must be at least 1")
+    if t.max_steps == 0 and t.epochs <= 0:
+        problems.append("train.epochs must be positive (or set train.max_steps)")
+    if t.learning_rate <= 0:
+        problems.append("train.learning_rate must be positive")
+    if not 0.0 <= t.lora_dropout < 1.0 or not 0.0 <= t.warmup_ratio < 1.0:
+        problems.append("train.lora_dropout and train.warmup_ratio must be in [0, 1)")
+    if not t.lora_target_modules:
+        problems.append('train.lora_target_modules is empty: use ["all-linear"] or module names')
+    if t.chat_template not in ("model", "chatml", "instruct", "chat") and not (
+        t.chat_template.endswith((".jinja", ".j2"))
+    ):
+        problems.append(
+            f"train.chat_template = {t.chat_template!r}: use model, chatml, instruct, chat "
+            "or the path of a .jinja file"
+        )
+    e = t.eval
+    if e.max_new_tokens < 1 or e.samples_per_task < 1 or e.batch_size < 1 or e.max_in_flight < 1:
+        problems.append(
+            "train.eval.max_new_tokens, samples_per_task, batch_size and max_in_flight "
+            "must be at least 1"
+        )
+    if e.temperature < 0 or e.max_tasks < 0 or e.timeout_s <= 0:
+        problems.append("train.eval.temperature and max_tasks must be >= 0, timeout_s positive")
+    if e.base_url and not e.server_model:
+        problems.append("train.eval.base_url needs train.eval.server_model (the model name)")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -210,7 +313,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 def is_export_only(path: str | Path) -> bool:
     """A file with no pipeline keys is a standalone export config (export keys at top level)."""
     raw = _read_file(Path(path))
-    return not {"name", "tasks", "teachers", "export"} & raw.keys()
+    return not {"name", "teachers", "export"} & raw.keys()
 
 
 def load_export_config(
@@ -272,6 +375,8 @@ def _validate(config: Config, file: str) -> None:
         fail(message)
     if config.harvest.max_attempts < 1:
         fail("harvest.max_attempts must be at least 1")
+    for message in validate_train(config.train):
+        fail(message)
 
 
 def validate_export(e: ExportConfig) -> list[str]:

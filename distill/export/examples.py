@@ -32,6 +32,7 @@ class Example:
     finish_reason: str = "stop"
     harvest_ok: bool = True
     reasoning_complete: bool = True
+    generated_reasoning: bool = False  # `missing_reasoning = "basic"` wrote it, not the teacher
     teacher: str = ""
     model: str = ""
     sample_index: int = 0

@@ -216,7 +216,7 @@ def _first_pass(ctx: _Context) -> list[list[Entry]]:
             for name, value in (("teacher", ex.teacher), ("kind", ex.kind), ("source", ex.source),
                                 ("verdict", ex.status)):  # fmt: skip
                 ctx.counts[name][value or "-"] += 1
-            if not ex.reasoning.strip():
+            if not ex.reasoning.strip() or ex.generated_reasoning:
                 ctx.counts["reasoning"][f"missing_{settings.missing_reasoning}"] += 1
             kept.append(Entry(index, offset, len(raw), line_no, ex.task_id, ex.status))
         per_input.append(kept)
@@ -268,10 +268,11 @@ def _prepare(ctx: _Context, ex: Example) -> Example:
         users = [i for i, m in enumerate(prompt) if m["role"] == "user"]
         if users:
             prompt = [m for m in prompt if m["role"] == "system"] + [prompt[users[-1]]]
-    reasoning = ex.reasoning
-    if not reasoning.strip() and settings.missing_reasoning == "basic":
-        reasoning = basic_reasoning(ex.kind)
-    return replace(ex, prompt=prompt, reasoning=reasoning)
+    if not ex.reasoning.strip() and settings.missing_reasoning == "basic":
+        return replace(
+            ex, prompt=prompt, reasoning=basic_reasoning(ex.kind), generated_reasoning=True
+        )
+    return replace(ex, prompt=prompt)
 
 
 def _units(ctx: _Context, per_input: list[list[Entry]]) -> list[list[tuple[Entry, ...]]]:

@@ -29,6 +29,9 @@ def load_counter(where: str) -> Callable[[str], int]:
         raise ConfigError(f"export.tokenizer: cannot load {path}: {exc}") from None
 
     def count(text: str) -> int:
-        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+        try:
+            return len(tokenizer.encode(text, add_special_tokens=False).ids)
+        except Exception as exc:  # e.g. a vocabulary without its unknown token
+            raise ConfigError(f"export.tokenizer: {path} cannot encode rows: {exc}") from None
 
     return count
