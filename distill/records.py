@@ -7,6 +7,7 @@ otherwise) and every error names `file:line`.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -91,10 +92,15 @@ class Sample:
 R = TypeVar("R", Task, Sample)
 
 
+@functools.cache
+def _field_names(cls: type[Any]) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
 def _check_fields(
     cls: type[Any], row: dict[str, Any], where: tuple[str, int], required: Iterable[str]
 ) -> None:
-    names = {f.name for f in fields(cls)}
+    names = _field_names(cls)
     for key in row:
         if key not in names:
             near = difflib.get_close_matches(key, names, n=1)

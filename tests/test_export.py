@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -483,3 +484,14 @@ def test_max_tokens_drops_and_counts_long_rows(tmp_path: Path, graded: tuple[Pat
     assert m["lengths"]["tokens"]["max"] > 500
     result = run_cli("export", "--input", str(graded[1]), "--max-tokens", "10", cwd=tmp_path)
     assert result.returncode == 2 and "max_tokens needs export.tokenizer" in result.stderr
+
+
+def test_minhash_flags_near_copies_and_not_unrelated_prompts() -> None:
+    from distill.export.dedup import NearDuplicates
+
+    words = ["value", "prime", "sum", "graph", "edge", "count", "tree", "root", "digit", "loop"]
+    near = NearDuplicates(0.85)
+    prompts = [" ".join(random.Random(i).choices(words, k=40)) for i in range(500)]
+    assert sum(near.seen(p) for p in prompts) == 0  # small vocabulary, yet no false match
+    assert near.seen(prompts[7] + " please")
+    assert not near.seen(" ".join(prompts[7].split()[:20]))  # half of it is not a near copy

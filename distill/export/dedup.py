@@ -7,16 +7,15 @@ same decisions in every process.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zlib
 
 import numpy as np
 
-from distill.keys import content_hash
-
 NUM_PERM = 64
-BANDS = 16  # 16 bands of 4 rows: candidate pairs from about Jaccard 0.5; verified after
-_PRIME = np.uint64((1 << 61) - 1)
+BANDS = 8  # 8 bands of 8 rows: a pair at Jaccard 0.85 shares a band 92 % of the time
+_PRIME = np.uint64((1 << 31) - 1)  # a, b, x below it: a*x + b fits 63 bits and wraps often
 _WORD = re.compile(r"\w+")
 
 
@@ -26,7 +25,8 @@ def normalise(text: str) -> str:
 
 def prompt_key(prompt: list[dict[str, str]]) -> str:
     """The exact-duplicate key: the normalised text of every prompt turn, roles included."""
-    return content_hash([[m["role"], normalise(m["content"])] for m in prompt])
+    text = "\0".join(f"{m['role']}\0{normalise(m['content'])}" for m in prompt)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 class NearDuplicates:
@@ -34,37 +34,39 @@ class NearDuplicates:
 
     def __init__(self, threshold: float, seed: int = 1) -> None:
         rng = np.random.default_rng(seed)
-        self._a = rng.integers(1, 1 << 31, NUM_PERM, dtype=np.uint64)
-        self._b = rng.integers(0, 1 << 31, NUM_PERM, dtype=np.uint64)
+        self._a = rng.integers(1, int(_PRIME), NUM_PERM, dtype=np.uint64)
+        self._b = rng.integers(0, int(_PRIME), NUM_PERM, dtype=np.uint64)
         self._threshold = threshold
         self._rows = NUM_PERM // BANDS
-        self._buckets: list[dict[bytes, list[int]]] = [{} for _ in range(BANDS)]
+        # band → the first prompt seen with that band: one int per entry keeps memory small
+        # (a later prompt equal in a band is found through the first one, or another band).
+        self._buckets: dict[int, int] = {}
         self._signatures: list[np.ndarray] = []
 
     def signature(self, text: str) -> np.ndarray:
         words = _WORD.findall(text.lower())
         shingles = {" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
-        hashes = np.fromiter(
-            (zlib.crc32(s.encode()) for s in shingles), dtype=np.uint64, count=len(shingles)
+        hashes = (
+            np.fromiter(
+                (zlib.crc32(s.encode()) for s in shingles), dtype=np.uint64, count=len(shingles)
+            )
+            % _PRIME
         )
-        # (a*x + b) mod p per permutation; a, b < 2^31 and x < 2^32 keep a*x under 2^63.
+        # (a*x + b) mod p per permutation: a universal hash family, one row per permutation.
         mixed = (np.outer(self._a, hashes) + self._b[:, None]) % _PRIME
-        signature: np.ndarray = mixed.min(axis=1)
+        signature: np.ndarray = mixed.min(axis=1).astype(np.uint32)  # values are below 2^31
         return signature
 
     def seen(self, text: str) -> bool:
         sig = self.signature(text)
-        candidates: set[int] = set()
-        keys = []
-        for band in range(BANDS):
-            key = sig[band * self._rows : (band + 1) * self._rows].tobytes()
-            keys.append(key)
-            candidates.update(self._buckets[band].get(key, ()))
+        keys = [hash((band, sig[band * self._rows : (band + 1) * self._rows].tobytes()))
+                for band in range(BANDS)]  # fmt: skip
+        candidates = {self._buckets[k] for k in keys if k in self._buckets}
         for other in candidates:
             if float(np.mean(self._signatures[other] == sig)) >= self._threshold:
                 return True
         index = len(self._signatures)
         self._signatures.append(sig)
-        for band, key in enumerate(keys):
-            self._buckets[band].setdefault(key, []).append(index)
+        for key in keys:
+            self._buckets.setdefault(key, index)
         return False

@@ -31,7 +31,6 @@ from distill.export.select import NEGATIVE, drop_reason, wanted_statuses
 from distill.export.thinking import basic_reasoning
 from distill.export.writers import SUFFIX, write_rows
 from distill.jsonl import write_text_atomic
-from distill.keys import content_hash
 from distill.prompts import PromptLibrary
 from distill.records import Task, read_tasks
 
@@ -183,7 +182,7 @@ def _first_pass(ctx: _Context) -> list[list[Entry]]:
     owner: dict[str, str] = {}  # exact prompt key → the task that claimed it first
     near_dropped: set[str] = set()
     near = NearDuplicates(settings.near_duplicate_threshold) if settings.deduplicate else None
-    rows_seen: set[str] = set()
+    rows_seen: set[bytes] = set()
     per_input: list[list[Entry]] = []
     for index, path in enumerate(ctx.inputs):
         kept: list[Entry] = []
@@ -225,13 +224,15 @@ def _first_pass(ctx: _Context) -> list[list[Entry]]:
 
 def _duplicate(
     ex: Example, owner: dict[str, str], near_dropped: set[str], near: NearDuplicates | None,
-    rows_seen: set[str],
+    rows_seen: set[bytes],
 ) -> str:  # fmt: skip
     key = prompt_key(ex.prompt)
     first = owner.setdefault(key, ex.task_id)
     if first != ex.task_id:
         return "duplicate_prompt"
-    row = content_hash([key, ex.reasoning, ex.answer])
+    row = hashlib.blake2b(
+        "\0".join((key, ex.reasoning, ex.answer)).encode(), digest_size=16
+    ).digest()
     if row in rows_seen:
         return "duplicate_row"
     rows_seen.add(row)
@@ -256,6 +257,9 @@ def _is_new_key(key: str, owner: dict[str, str]) -> bool:
 def _prepare(ctx: _Context, ex: Example) -> Example:
     """Apply the prompt choices (re-rendered code prompt, system, single turn, basic reasoning)."""
     settings = ctx.settings
+    if (ctx.code_prompts is None and settings.include_system and settings.dataset_type == "auto"
+            and (ex.reasoning.strip() or settings.missing_reasoning != "basic")):  # fmt: skip
+        return ex  # nothing to change: the common case, kept cheap
     prompt = ex.prompt
     if ctx.code_prompts is not None and ex.kind == "code" and ex.task is not None:
         prompt, variant = ctx.code_prompts.render(
@@ -321,7 +325,8 @@ def _read(ctx: _Context, handles: list[Any], e: Entry) -> Example:
     handle = handles[e.input]
     handle.seek(e.offset)
     where = (str(ctx.inputs[e.input]), e.line)
-    ex = to_example(parse_line(handle.read(e.length), where), where, ctx.tasks, ctx.temperatures)
+    row = parse_line(handle.read(e.length), where)
+    ex = to_example(row, where, ctx.tasks, ctx.temperatures, validate=False)
     return _prepare(ctx, ex)
 
 
