@@ -92,10 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     _export_flags(run)
     run.set_defaults(func=_cmd_run)
 
-    from distill import cli_import, cli_train
+    from distill import cli_import, cli_report, cli_train
 
     cli_import.register(sub, common)
     cli_train.register(sub, common)
+    cli_report.register(sub, common)
 
     from distill.sim_cli import add_sim_arguments, run_sim_from_args
 
