@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from distill import __version__
 from distill.config import Config, config_to_dict, load_config
@@ -250,11 +251,21 @@ def _cmd_harvest(args: argparse.Namespace) -> int:
 
         console.print_dry_run(dry_run(config))
         return EXIT_OK
-    with console.harvest_progress(not args.quiet) as progress:
+    with _locked(config.out), console.harvest_progress(not args.quiet) as progress:
         result = run_harvest(config, progress)
     if not args.quiet:
         console.out.print(console.harvest_table(result))
     return _harvest_exit(result)
+
+
+def _locked(out: object) -> Any:
+    """The output directory's lock, for a single verb (`distill run` takes it for all stages)."""
+    from pathlib import Path
+
+    from distill.nightly import new_run_id
+    from distill.runlock import output_lock
+
+    return output_lock(Path(str(out)), new_run_id())
 
 
 def _harvest_exit(result: object) -> int:
@@ -271,7 +282,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from distill import console
     from distill.grade import run_grade
 
-    result = run_grade(_load(args))
+    config = _load(args)
+    with _locked(config.out):
+        result = run_grade(config)
     if not args.quiet:
         console.out.print(console.grade_table(result))
     return EXIT_OK
@@ -290,9 +303,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
         overrides = [*args.overrides, *_export_overrides(args)]
         if args.output_dir:
             overrides.append(f"output_dir={json.dumps(os.path.abspath(args.output_dir))}")
-        result = run_standalone_export(load_export_config(path, overrides))
+        settings = load_export_config(path, overrides)
+        with _locked(settings.output_dir):
+            result = run_standalone_export(settings)
     else:
-        result = run_export(_load(args))
+        config = _load(args)
+        with _locked(config.out):
+            result = run_export(config)
     if not args.quiet:
         console.out.print(console.export_table(result))
     return EXIT_OK
@@ -300,7 +317,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from distill import console
-    from distill.pipeline import run_pipeline
+    from distill.export import run_export
+    from distill.grade import run_grade
+    from distill.harvest import run_harvest
+    from distill.nightly import DESCRIBE, run_nightly
 
     config = _load(args)
     if args.dry_run:
@@ -309,12 +329,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         console.print_dry_run(dry_run(config))
         return EXIT_OK
     with console.harvest_progress(not args.quiet) as progress:
-        result = run_pipeline(config, progress)
+        stages = {
+            "harvest": lambda: _harvested(run_harvest(config, progress)),
+            "grade": lambda: run_grade(config),
+            "export": lambda: run_export(config),
+        }
+        result = run_nightly(config, stages, DESCRIBE)
     if not args.quiet:
-        console.out.print(console.harvest_table(result.harvest))
-        console.out.print(console.grade_table(result.grade))
-        console.out.print(console.export_table(result.export))
-    return _harvest_exit(result.harvest)
+        for name, outcome in result.results.items():
+            console.out.print(console.STAGE_TABLES[name](outcome))
+    if result.exit_code != EXIT_OK:  # cron mails this: one screen saying what happened
+        console.out.print(console.run_summary(result.summary))
+    if result.summary.get("error"):
+        sys.stderr.write(f"distill: error: {result.summary['error']}\n")
+    return result.exit_code
+
+
+def _harvested(result: object) -> object:
+    """Harvest's result, raising TeacherFatalError (exit 3) when a teacher refused us."""
+    _harvest_exit(result)
+    return result
 
 
 def _cmd_prompts(args: argparse.Namespace) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -114,4 +115,31 @@ def export_table(result: ExportResult) -> Table:
     for reason, n in sorted(result.dropped.items()):
         table.add_row(f"dropped: {reason}", f"{n:,}")
     table.add_row("manifest", str(result.manifest_path))
+    return table
+
+
+STAGE_TABLES: dict[str, Callable[[Any], Table]] = {
+    "harvest": harvest_table,
+    "grade": grade_table,
+    "export": export_table,
+}
+
+
+def run_summary(summary: dict[str, Any]) -> Table:
+    """The one-screen account of a run, for cron mail when it did not end well."""
+    table = Table(title=f"distill run {summary['run_id']}: {summary.get('outcome', '?')}",
+                  show_header=False)  # fmt: skip
+    table.add_row("config", str(summary.get("config", "")))
+    table.add_row("exit code", str(summary.get("exit_code", "")))
+    if summary.get("error"):
+        table.add_row("error", str(summary["error"]))
+    for name, info in summary.get("stages", {}).items():
+        brief = ", ".join(
+            f"{k} {v}" for k, v in info.items() if k != "seconds" and not isinstance(v, dict)
+        )
+        table.add_row(name, f"{info['seconds']:.1f} s: {brief}")
+        for k, v in info.items():
+            if isinstance(v, dict) and v:
+                table.add_row("", f"{k}: " + ", ".join(f"{a} {b}" for a, b in sorted(v.items())))
+    table.add_row("log", f"runs/{summary['run_id']}/run.log in the output directory")
     return table

@@ -7,8 +7,10 @@ gives an `error` verdict (the harness failed), never a `fail` (the answer is wro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -162,7 +164,22 @@ def _hide_paths(config: Config) -> list[str]:
 def _init_worker(hide_paths: list[str]) -> None:
     from distill.grade import code
 
+    _die_with_parent()
     code.configure_sandbox(hide_paths)
+
+
+def _die_with_parent() -> None:
+    """A pool worker whose parent was SIGKILLed would linger holding CPU and the run's files:
+    on Linux, ask the kernel to kill it with its parent (its sandbox zygote then sees EOF)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _grade_one(job: tuple[Grader, Task, Sample, dict[str, Any]]) -> Verdict:

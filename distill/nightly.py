@@ -1,0 +1,229 @@
+"""`distill run`: every stage under one run id, one lock, one log file and one summary.
+
+Each run writes `runs/<run_id>/run.log` and `runs/<run_id>/summary.json` under the output
+directory and appends the summary to `history.jsonl` (what `distill status` and `distill
+report` read). The summary is written however the run ends: success, partial, an error, Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distill.config import Config
+from distill.errors import ConfigError, DistillError, InputError, TeacherFatalError
+from distill.jsonl import JsonlAppender, write_text_atomic
+from distill.runlock import output_lock
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_PARTIAL = 0, 1
+GRADED = ("pass", "fail", "suspect")  # a pass rate's denominator: answers that were judged
+OUTCOMES = {
+    ConfigError: "config_error",
+    InputError: "input_error",
+    TeacherFatalError: "teacher_fatal",
+}
+
+
+@dataclass
+class NightlyResult:
+    run_id: str
+    exit_code: int
+    summary: dict[str, Any]
+    results: dict[str, Any] = field(default_factory=dict)  # stage name → its result object
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def run_nightly(
+    config: Config,
+    stages: dict[str, Callable[[], Any]],
+    describe: dict[str, Callable[[Any], dict[str, Any]]],
+) -> NightlyResult:
+    """Run `stages` in order under the output lock; `describe[name](result)` summarises each.
+
+    A DistillError ends the run with its exit code in the result (summary["error"] says why);
+    Ctrl-C and internal errors are re-raised once the summary is written. LockedError is raised:
+    a run that never got the lock writes nothing into a directory another run owns.
+    """
+    run_id = new_run_id()
+    run_dir = config.out / "runs" / run_id
+    started = time.time()
+    summary: dict[str, Any] = {
+        "schema_version": 1,
+        "run_id": run_id,
+        "config": str(Path(config.source).resolve()) if config.source else "",
+        "name": config.name,
+        "started_at": _iso(started),
+        "stages": {},
+    }
+    result = NightlyResult(run_id, EXIT_OK, summary)
+    with output_lock(config.out, run_id) as previous, run_log(run_dir / "run.log"):
+        log.info("run %s: %s, stages %s", run_id, config.source, ", ".join(stages))
+        if previous:
+            log.warning("taking over the lock left by %s (no longer running)", previous)
+        try:
+            for name, stage in stages.items():
+                began = time.monotonic()
+                log.info("%s: started", name)
+                outcome = stage()
+                result.results[name] = outcome
+                info = {"seconds": round(time.monotonic() - began, 3), **describe[name](outcome)}
+                summary["stages"][name] = info
+                log.info("%s: done in %.1f s: %s", name, info["seconds"], _brief(info))
+            partial = summary["stages"].get("harvest", {}).get("errors", 0)
+            result.exit_code = EXIT_PARTIAL if partial else EXIT_OK
+            summary.update(outcome="partial" if partial else "ok", error=None)
+        except DistillError as exc:
+            result.exit_code = exc.exit_code
+            summary.update(outcome=_outcome(exc), error=str(exc))
+            log.error("%s", exc)  # the caller reports it; the summary and log are written first
+        except KeyboardInterrupt:
+            result.exit_code = 130
+            summary.update(outcome="interrupted", error="interrupted")
+            log.error("interrupted")
+            raise
+        except Exception as exc:
+            result.exit_code = 70
+            summary.update(outcome="internal_error", error=f"{type(exc).__name__}: {exc}")
+            log.exception("internal error")
+            raise
+        finally:
+            _finish(config, summary, result.exit_code, started, run_dir)
+    return result
+
+
+def _finish(
+    config: Config, summary: dict[str, Any], code: int, started: float, run_dir: Path
+) -> None:
+    finished = time.time()
+    summary.update(
+        finished_at=_iso(finished),
+        seconds=round(finished - started, 3),
+        exit_code=code,
+        pass_rates=pass_rates(config),
+        spend_usd=summary["stages"].get("harvest", {}).get("cost_usd", 0.0),
+    )
+    write_text_atomic(
+        run_dir / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n"
+    )
+    with JsonlAppender(config.out / "history.jsonl") as history:
+        history.append(summary)
+    log.info("run %s: %s (exit %d) in %.1f s", summary["run_id"], summary["outcome"], code,
+             summary["seconds"])  # fmt: skip
+
+
+def pass_rates(config: Config) -> dict[str, dict[str, float]]:
+    """Pass rate per teacher, kind and grader over graded.jsonl: pass / (pass + fail + suspect)."""
+    from distill.records import iter_samples
+
+    graded = config.out / "graded.jsonl"
+    if not graded.exists():
+        return {}
+    try:
+        from distill.tasks import load_tasks
+
+        kinds = {t.id: t.kind for t in load_tasks(config)}
+    except DistillError:
+        kinds = {}
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in iter_samples(graded):
+        if s.verdict is None or s.verdict.status not in GRADED:
+            continue
+        for axis, key in (("teacher", s.teacher), ("kind", kinds.get(s.task_id, "unknown")),
+                          ("grader", s.verdict.grader)):  # fmt: skip
+            counts[f"{axis}:total"][key] += 1
+            counts[f"{axis}:pass"][key] += s.verdict.status == "pass"
+    return {
+        axis: {
+            k: round(counts[f"{axis}:pass"][k] / n, 4)
+            for k, n in sorted(counts[f"{axis}:total"].items())
+        }
+        for axis in ("teacher", "kind", "grader")
+    }
+
+
+@contextlib.contextmanager
+def run_log(path: Path) -> Iterator[None]:
+    """Everything distill logs at INFO and up also goes to `path`, whatever the console shows."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for console in root.handlers:  # keep the console at the level the user chose
+        if console.level == logging.NOTSET:
+            console.setLevel(root.level)
+    previous = root.level
+    root.setLevel(min(previous, logging.INFO))
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+        handler.close()
+
+
+def _outcome(exc: DistillError) -> str:
+    for cls, name in OUTCOMES.items():
+        if isinstance(exc, cls):
+            return name
+    return "error"
+
+
+def _brief(info: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k} {v}" for k, v in info.items() if k != "seconds" and not isinstance(v, dict)
+    )
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def describe_harvest(result: Any) -> dict[str, Any]:
+    s = result.stats
+    return {
+        "planned": s.planned, "cached": s.cached, "sent": s.to_send, "ok": s.ok,
+        "errors": s.errors, "errors_by_kind": dict(s.errors_by_kind), "retries": s.retries,
+        "rate_limited": s.rate_limited, "prompt_tokens": s.prompt_tokens,
+        "completion_tokens": s.completion_tokens, "cost_usd": round(s.cost_usd, 6),
+    }  # fmt: skip
+
+
+def describe_grade(result: Any) -> dict[str, Any]:
+    by_grader: dict[str, Counter[str]] = defaultdict(Counter)
+    for (grader, status, _), n in result.counts.items():
+        by_grader[grader][status] += n
+    return {
+        "total": result.total,
+        "cached": result.cached,
+        "by_status": dict(sorted(result.by_status().items())),
+        "by_grader": {g: dict(sorted(c.items())) for g, c in sorted(by_grader.items())},
+    }
+
+
+def describe_export(result: Any) -> dict[str, Any]:
+    return {
+        "train_rows": result.train_rows,
+        "val_rows": result.val_rows,
+        "dropped": dict(sorted(result.dropped.items())),
+    }
+
+
+DESCRIBE: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "harvest": describe_harvest,
+    "grade": describe_grade,
+    "export": describe_export,
+}
