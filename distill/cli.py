@@ -329,7 +329,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         console.print_dry_run(dry_run(config))
         return EXIT_OK
     with console.harvest_progress(not args.quiet) as progress:
-        stages = {
+        stages: dict[str, Any] = {}
+        if config.sources:
+            from distill.sources.scheduled import run_sources
+
+            stages["import"] = lambda: run_sources(config)
+        stages |= {
             "harvest": lambda: _harvested(run_harvest(config, progress)),
             "grade": lambda: run_grade(config),
             "export": lambda: run_export(config),

@@ -260,6 +260,32 @@ def validate_train(t: TrainConfig) -> list[str]:
 
 
 @dataclass(frozen=True)
+class SourceConfig:
+    """A task source `distill run` imports before harvesting, as `distill import` would."""
+
+    format: str  # an importer name (see `distill import --help`) or "merges"
+    output: str  # the task file new tasks are added to; list it in `tasks` too
+    inputs: tuple[str, ...] = ()  # dataset files or folders (importers)
+    repo: str = ""  # a git repository (merges)
+    name: str = ""  # the tasks' `source`; default the format, or git-<repo name>
+    since: str = ""  # merges: only merge commits after this date
+    max_commits: int = 1000  # merges: newest first; 0 = all
+    include: tuple[str, ...] = ()  # merges: path globs
+    exclude: tuple[str, ...] = ()
+    max_samples: int = 0  # 0 = every row
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)  # importer flags, e.g. prompt_column
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What `distill run` does beyond import, harvest, grade and export."""
+
+    train: bool = False  # then `distill train` on the new splits
+    eval: bool = False  # then `distill eval` of the student
+
+
+@dataclass(frozen=True)
 class Config:
     name: str
     tasks: tuple[str, ...]
@@ -272,6 +298,8 @@ class Config:
     grade: GradeConfig = field(default_factory=GradeConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    sources: tuple[SourceConfig, ...] = ()
+    run: RunConfig = field(default_factory=RunConfig)
     source: str = ""  # the file this was loaded from; set by load_config, not by the file
 
     @property
@@ -305,6 +333,15 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         output_dir=_resolve(base, config.output_dir or f"outputs/{name}"),
         cache_dir=_resolve(base, config.cache_dir or f"cache/{name}"),
         export=_resolve_export_paths(base, config.export),
+        sources=tuple(
+            dataclasses.replace(
+                s,
+                output=_resolve(base, s.output),
+                inputs=tuple(_resolve(base, p) for p in s.inputs),
+                repo=_resolve(base, s.repo) if s.repo else "",
+            )
+            for s in config.sources
+        ),
         source=str(path),
     )
     return resolved
@@ -440,7 +477,10 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     try:
         value: Any = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
-        value = text  # a bare word is a string
+        try:  # JSON is accepted too: `--set 'sources=[{"format": "gsm8k", ...}]'`
+            value = json.loads(text)
+        except ValueError:
+            value = text  # a bare word is a string
     if not isinstance(value, str | int | float | bool | list | dict):
         value = text  # a date-like model name such as 2024-08-06 stays a string
     parts = key.strip().split(".")

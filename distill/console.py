@@ -118,7 +118,17 @@ def export_table(result: ExportResult) -> Table:
     return table
 
 
+def import_table(report: dict[str, Any]) -> Table:
+    table = Table(title=f"import ({report['added']:,} new tasks)")
+    for column in ("source", "found", "added", "already present"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for name, r in report["sources"].items():
+        table.add_row(name, f"{r['found']:,}", f"{r['added']:,}", f"{r['already_present']:,}")
+    return table
+
+
 STAGE_TABLES: dict[str, Callable[[Any], Table]] = {
+    "import": import_table,
     "harvest": harvest_table,
     "grade": grade_table,
     "export": export_table,

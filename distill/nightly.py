@@ -223,6 +223,7 @@ def describe_export(result: Any) -> dict[str, Any]:
 
 
 DESCRIBE: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "import": dict,  # run_sources already reports a summary-ready dict
     "harvest": describe_harvest,
     "grade": describe_grade,
     "export": describe_export,

@@ -155,3 +155,38 @@ def test_teacher_fatal_exits_3_with_a_one_screen_summary_even_when_quiet(tmp_pat
     assert result.stderr.strip().splitlines()[-1].startswith("distill: error: ")
     history = read_jsonl(tmp_path / "out" / "history.jsonl")
     assert history[-1]["outcome"] == "teacher_fatal" and history[-1]["exit_code"] == 3
+
+
+def test_nightly_config_imports_sources_then_only_new_rows_cost_anything(
+    tmp_path: Path, sim: str
+) -> None:
+    """configs/nightly.toml as shipped, pointed at a copy of its dataset and at a test repo."""
+    dataset = tmp_path / "gsm8k.jsonl"
+    rows = (ROOT / "prompts/datasets/gsm8k_sample.jsonl").read_text().splitlines(keepends=True)
+    dataset.write_text("".join(rows[:2]))
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "a.py").write_text("x = 1\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "a.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    out = tmp_path / "out"
+    overrides = [
+        f"teachers.sim.base_url={json.dumps(sim)}",
+        f"output_dir={json.dumps(str(out))}",
+        f"cache_dir={json.dumps(str(tmp_path / 'cache'))}",
+        f"tasks={json.dumps([str(ROOT / 'prompts/examples/math.jsonl'), str(out / 'tasks/*.jsonl')])}",
+        f"sources={json.dumps([{'format': 'gsm8k', 'inputs': [str(dataset)], 'output': str(out / 'tasks/gsm8k.jsonl')}, {'format': 'merges', 'repo': str(repo), 'output': str(out / 'tasks/merges.jsonl')}])}",
+    ]
+    flags = [x for o in overrides for x in ("--set", o)]
+    first = run_cli("run", "-c", str(ROOT / "configs/nightly.toml"), "--quiet", *flags)
+    assert first.returncode == 0, first.stderr + first.stdout
+    dataset.write_text("".join(rows))  # the dataset grew by one row
+    second = run_cli("run", "-c", str(ROOT / "configs/nightly.toml"), "--quiet", *flags)
+    assert second.returncode == 0, second.stderr
+    nights = read_jsonl(out / "history.jsonl")
+    assert [n["stages"]["import"]["added"] for n in nights] == [2, 1]
+    assert nights[0]["stages"]["import"]["sources"]["1:merges"]["found"] == 0
+    assert nights[1]["stages"]["harvest"]["sent"] == 2  # the new task × samples_per_task 2
+    tasks = read_jsonl(out / "tasks/gsm8k.jsonl")
+    assert [t["reference"]["answer"] for t in tasks] == ["72", "10", "5"]

@@ -182,7 +182,9 @@ def mine_merges(ctx: ImportContext, options: MineOptions) -> Iterator[Task]:
     ctx.stats.rows = extra["conflict hunks"]
     if not extra["merge commits walked"]:
         shallow = git.run("rev-parse", "--is-shallow-repository", check=False).strip() == "true"
-        log.warning(
+        # A shallow clone is worth a warning; a history without merges is just a fact (and a
+        # nightly cron job must not mail it every night).
+        (log.warning if shallow else log.info)(
             "%s: no two-parent merge commits reachable from %s%s",
             options.repo,
             "any ref" if options.rev == "--all" else options.rev,
