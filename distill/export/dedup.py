@@ -17,6 +17,7 @@ NUM_PERM = 64
 BANDS = 8  # 8 bands of 8 rows: a pair at Jaccard 0.85 shares a band 92 % of the time
 _PRIME = np.uint64((1 << 31) - 1)  # a, b, x below it: a*x + b fits 63 bits and wraps often
 _WORD = re.compile(r"\w+")
+_K1, _K2 = np.uint64(1_000_003), np.uint64(998_244_353 % ((1 << 31) - 1))  # 3-gram mixing
 
 
 def normalise(text: str) -> str:
@@ -41,19 +42,20 @@ class NearDuplicates:
         # band → the first prompt seen with that band: one int per entry keeps memory small
         # (a later prompt equal in a band is found through the first one, or another band).
         self._buckets: dict[int, int] = {}
+        self._word_ids: dict[str, int] = {}  # word → its hash; vocabularies repeat a lot
         self._signatures: list[np.ndarray] = []
 
     def signature(self, text: str) -> np.ndarray:
-        words = _WORD.findall(text.lower())
-        shingles = {" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
-        hashes = (
-            np.fromiter(
-                (zlib.crc32(s.encode()) for s in shingles), dtype=np.uint64, count=len(shingles)
-            )
-            % _PRIME
-        )
+        words = _WORD.findall(text.lower()) or [""]
+        ids = self._word_ids
+        for w in words:
+            if w not in ids:
+                ids[w] = zlib.crc32(w.encode()) % int(_PRIME)
+        h = np.array([ids[w] for w in words], dtype=np.uint64)
+        if len(h) >= 3:  # word 3-grams, each hashed from its three word hashes
+            h = (h[:-2] * _K1 % _PRIME + h[1:-1] * _K2 % _PRIME + h[2:]) % _PRIME
         # (a*x + b) mod p per permutation: a universal hash family, one row per permutation.
-        mixed = (np.outer(self._a, hashes) + self._b[:, None]) % _PRIME
+        mixed = (np.outer(self._a, h) + self._b[:, None]) % _PRIME
         signature: np.ndarray = mixed.min(axis=1).astype(np.uint32)  # values are below 2^31
         return signature
 
