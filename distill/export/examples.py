@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from distill.errors import InputError, RecordError
 from distill.harvest.reasoning import split_inline_think
 from distill.keys import content_hash
@@ -59,11 +61,15 @@ def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
 
 def parse_line(raw: bytes, where: tuple[str, int]) -> dict[str, Any]:
     try:
-        value = json.loads(raw.decode("utf-8"))  # decoding first skips json's encoding sniffing
-    except UnicodeDecodeError:
-        raise RecordError(*where, "not valid UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise RecordError(*where, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+        value = orjson.loads(raw)  # twice as fast as json here: export parses every row twice
+    except orjson.JSONDecodeError:
+        try:  # the standard parser says what is wrong in words a user can act on
+            json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise RecordError(*where, "not valid UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise RecordError(*where, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
+        raise RecordError(*where, "malformed JSON") from None
     if not isinstance(value, dict):
         raise RecordError(*where, f"expected a JSON object, got {type(value).__name__}")
     return value
