@@ -223,7 +223,9 @@ def validate_train(t: TrainConfig) -> list[str]:
         )
     if any(w < 0 for w in t.dataset_weights) or (t.dataset_weights and not sum(t.dataset_weights)):
         problems.append("train.dataset_weights must be >= 0 and not all 0")
-    for key in ("max_length", "lora_rank", "lora_alpha", "batch_size", "grad_accumulation"):
+    at_least_one = ("max_length", "lora_rank", "lora_alpha", "batch_size", "grad_accumulation",
+                    "mask_check_rows", "gen_test_prompts", "gen_max_new_tokens")  # fmt: skip
+    for key in at_least_one:
         if getattr(t, key) < 1:
             problems.append(f"train.{key} must be at least 1")
     for key in ("num_samples", "max_steps", "eval_batch_size", "threads", "eval_steps"):
