@@ -339,6 +339,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             "grade": lambda: run_grade(config),
             "export": lambda: run_export(config),
         }
+        stages |= _student_stages(config)
         result = run_nightly(config, stages, DESCRIBE)
     if not args.quiet:
         for name, outcome in result.results.items():
@@ -348,6 +349,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result.summary.get("error"):
         sys.stderr.write(f"distill: error: {result.summary['error']}\n")
     return result.exit_code
+
+
+def _student_stages(config: Config) -> dict[str, Any]:
+    """`[run] train` and `eval`: checked before anything is spent, run after export."""
+    stages: dict[str, Any] = {}
+    local_student = config.run.eval and not config.train.eval.base_url
+    if config.run.train or local_student:
+        from distill.train.extra import require_train_extra
+
+        require_train_extra("run")  # a missing extra fails now, not after a paid harvest
+    if config.run.train:
+        from distill.train.runner import run_train
+
+        stages["train"] = lambda: run_train(config)
+    if config.run.eval:
+        from distill.train.evaluate import run_eval
+
+        stages["eval"] = lambda: run_eval(config)
+    return stages
 
 
 def _harvested(result: object) -> object:

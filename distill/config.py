@@ -416,6 +416,8 @@ def _validate(config: Config, file: str) -> None:
         fail("harvest.max_attempts must be at least 1")
     for message in validate_train(config.train):
         fail(message)
+    if config.run.train and not config.train.base_model.strip():
+        fail("run.train = true needs train.base_model: a model directory (or a hub id)")
 
 
 def validate_export(e: ExportConfig) -> list[str]:

@@ -127,11 +127,62 @@ def import_table(report: dict[str, Any]) -> Table:
     return table
 
 
+def train_table(result: Any) -> Table:
+    """A distill.train.runner.TrainResult (typed loosely: that module needs the train extra)."""
+    table = Table(title="train", show_header=False)
+    table.add_row("rows train / val", f"{result.train_rows:,} / {result.val_rows:,}")
+    for reason, n in sorted(result.dropped.items()):
+        table.add_row(f"dropped: {reason}", f"{n:,}")
+    table.add_row("steps", f"{result.global_step:,}")
+    table.add_row("train loss", _num(result.train_loss))
+    table.add_row("validation loss", _num(result.eval_loss))
+    table.add_row("tokens/s", f"{result.tokens_per_s:,.0f}")
+    table.add_row("adapter", str(result.adapter_dir))
+    if result.merged_dir:
+        table.add_row("merged model", str(result.merged_dir))
+    if result.gen_test:
+        stopped = sum(g["finish_reason"] == "stop" for g in result.gen_test)
+        table.add_row("gen test", f"{stopped}/{len(result.gen_test)} stopped → gen_test.jsonl")
+    table.add_row("manifest", str(result.manifest_path))
+    return table
+
+
+def eval_table(result: Any) -> Table:
+    """A distill.train.evaluate.EvalResult: pass rates per kind, teacher beside student."""
+    table = Table(title=f"student vs teacher on held-out tasks ({result.student})")
+    for column in ("kind", "tasks", "teacher pass", "student pass", "Δ"):
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    for row in result.rows:
+        teacher = row.rate(row.teacher_pass, row.teacher_total)
+        student = row.rate(row.student_pass, row.student_total)
+        delta = "—"
+        if teacher is not None and student is not None:
+            delta = f"{(student - teacher) * 100:+.1f} pt"
+        table.add_row(
+            row.kind,
+            str(row.tasks),
+            _rate(row.teacher_pass, row.teacher_total),
+            _rate(row.student_pass, row.student_total),
+            delta,
+        )
+    return table
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def _rate(passed: int, total: int) -> str:
+    return f"{passed}/{total} ({passed / total:.0%})" if total else "—"
+
+
 STAGE_TABLES: dict[str, Callable[[Any], Table]] = {
     "import": import_table,
     "harvest": harvest_table,
     "grade": grade_table,
     "export": export_table,
+    "train": train_table,
+    "eval": eval_table,
 }
 
 

@@ -184,7 +184,7 @@ def _outcome(exc: DistillError) -> str:
 
 def _brief(info: dict[str, Any]) -> str:
     return ", ".join(
-        f"{k} {v}" for k, v in info.items() if k != "seconds" and not isinstance(v, dict)
+        f"{k} {v}" for k, v in info.items() if k != "seconds" and not isinstance(v, dict | list)
     )
 
 
@@ -222,9 +222,33 @@ def describe_export(result: Any) -> dict[str, Any]:
     }
 
 
+def describe_train(result: Any) -> dict[str, Any]:
+    return {
+        "train_rows": result.train_rows,
+        "val_rows": result.val_rows,
+        "dropped": dict(sorted(result.dropped.items())),
+        "steps": result.global_step,
+        "train_loss": result.train_loss,
+        "eval_loss": result.eval_loss,
+        "tokens_per_s": round(result.tokens_per_s, 1),
+        "model": str(result.merged_dir or result.adapter_dir),
+    }
+
+
+def describe_eval(result: Any) -> dict[str, Any]:
+    """Pass rates per kind, teacher and student side by side (the last row is "all")."""
+    return {
+        "student": result.student,
+        "table": str(result.table_path),
+        "rows": [row.to_dict() for row in result.rows],
+    }
+
+
 DESCRIBE: dict[str, Callable[[Any], dict[str, Any]]] = {
     "import": dict,  # run_sources already reports a summary-ready dict
     "harvest": describe_harvest,
     "grade": describe_grade,
     "export": describe_export,
+    "train": describe_train,
+    "eval": describe_eval,
 }

@@ -84,8 +84,12 @@ def test_server_faults_are_retried_until_every_sample_is_ok(tmp_path: Path) -> N
         seed=3,
     )
     with running_sim(faults) as url:
-        teacher = _teacher(url, "sim-r1", extra="samples_per_task = 3\ntimeout_s = 0.5\n")
-        config = load_config(write_config(tmp_path, url, teacher=teacher))
+        teacher = _teacher(url, "sim-r1", extra="samples_per_task = 3\ntimeout_s = 1.0\n")
+        path = write_config(tmp_path, url, teacher=teacher)
+        # About 1 attempt in 3 meets a fault: 20 attempts make a sample that never gets through
+        # (0.37^20) impossible in practice, even on a loaded machine where timeouts add up.
+        path.write_text(path.read_text().replace("max_attempts = 8", "max_attempts = 20"))
+        config = load_config(path)
         result = run_harvest(config)
         stats = sim_stats(url)
     rows = read_jsonl(result.samples_path)

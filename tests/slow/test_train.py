@@ -305,3 +305,40 @@ def _cli_sets(demo: Demo) -> list[str]:
         "--set", f"cache_dir={json.dumps(str(demo.cache))}",
         "--set", f"teachers.sim.base_url={json.dumps(demo.sim_url)}",
     ]  # fmt: skip
+
+
+def test_nightly_run_trains_and_evaluates_the_student(demo: Demo, tmp_path: Path) -> None:
+    """`[run] train/eval = true`: the run ends with the student trained and graded; the
+    summary carries both stages. Same cache: the harvest costs nothing."""
+    out = tmp_path / "night"
+    sets = [s.replace(json.dumps(str(demo.out)), json.dumps(str(out)))
+            for s in demo.overrides(max_steps=3, merge_adapters=True)]  # fmt: skip
+    sets += ["run.train=true", "run.eval=true", "train.eval.max_new_tokens=4"]
+    result = run_cli("run", "-c", str(DEMO), "--quiet", *(a for s in sets for a in ("--set", s)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # --quiet: nothing on success
+    (run_dir,) = (out / "runs").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(summary["stages"]) == {"harvest", "grade", "export", "train", "eval"}
+    assert summary["stages"]["harvest"]["sent"] == 0  # every answer from the cache
+    train = summary["stages"]["train"]
+    assert train["steps"] == 3 and train["model"] == str(out / "student" / "merged")
+    rows = summary["stages"]["eval"]["rows"]
+    assert rows[-1]["kind"] == "all"
+    assert rows[-1]["student"]["total"] == len(read_jsonl(out / "student" / "merged" / "eval"
+                                                         / "tasks.jsonl"))  # fmt: skip
+    assert (
+        json.loads((out / "student" / "merged" / "eval" / "eval.json").read_text())["rows"] == rows
+    )
+
+
+def test_nightly_train_without_a_base_model_fails_before_spending(
+    demo: Demo, tmp_path: Path
+) -> None:
+    result = run_cli(
+        "run", "-c", str(DEMO), "--output-dir", str(tmp_path / "x"), "--set", "run.train=true",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "run.train = true needs train.base_model" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x" / "samples.jsonl").exists()
