@@ -217,4 +217,5 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if not args.quiet:
         console.out.print(console.eval_table(result))
         console.out.print(f"saved to {result.table_path}")
-    return 0
+    # Some student requests failed: the table stands, but say so as a run with errors does.
+    return 1 if result.request_errors else 0

@@ -150,7 +150,9 @@ def train_table(result: Any) -> Table:
 def eval_table(result: Any) -> Table:
     """A distill.train.evaluate.EvalResult: pass rates per kind, teacher beside student."""
     table = Table(title=f"student vs teacher on held-out tasks ({result.student})")
-    for column in ("kind", "tasks", "teacher pass", "student pass", "Δ"):
+    unjudged = any(row.student_not_judged for row in result.rows)
+    columns = ["kind", "tasks", "teacher pass", "student pass", "Δ"]
+    for column in columns + ["student not judged"] * unjudged:
         table.add_column(column, justify="left" if column == "kind" else "right")
     for row in result.rows:
         teacher = row.rate(row.teacher_pass, row.teacher_total)
@@ -158,13 +160,9 @@ def eval_table(result: Any) -> Table:
         delta = "—"
         if teacher is not None and student is not None:
             delta = f"{(student - teacher) * 100:+.1f} pt"
-        table.add_row(
-            row.kind,
-            str(row.tasks),
-            _rate(row.teacher_pass, row.teacher_total),
-            _rate(row.student_pass, row.student_total),
-            delta,
-        )
+        cells = [row.kind, str(row.tasks), _rate(row.teacher_pass, row.teacher_total),
+                 _rate(row.student_pass, row.student_total), delta]  # fmt: skip
+        table.add_row(*cells, *[f"{row.student_not_judged:,}"] * unjudged)
     return table
 
 

@@ -24,6 +24,7 @@ from distill.config import Config, Limits, TeacherConfig
 from distill.errors import InputError, TeacherFatalError
 from distill.jsonl import iter_jsonl, write_jsonl_atomic, write_text_atomic
 from distill.keys import content_hash
+from distill.nightly import GRADED
 from distill.prompts import PromptLibrary, PromptRenderer
 from distill.records import Sample, Task, Usage, iter_samples
 from distill.tasks import load_tasks
@@ -41,7 +42,8 @@ class KindRow:
     teacher_pass: int = 0
     teacher_total: int = 0
     student_pass: int = 0
-    student_total: int = 0
+    student_total: int = 0  # judged answers (pass, fail, suspect): a pass rate's denominator
+    student_not_judged: int = 0  # failed requests and ungradeable answers: in no pass rate
 
     @staticmethod
     def rate(passed: int, total: int) -> float | None:
@@ -54,7 +56,8 @@ class KindRow:
             "teacher": {"pass": self.teacher_pass, "total": self.teacher_total,
                         "rate": self.rate(self.teacher_pass, self.teacher_total)},
             "student": {"pass": self.student_pass, "total": self.student_total,
-                        "rate": self.rate(self.student_pass, self.student_total)},
+                        "rate": self.rate(self.student_pass, self.student_total),
+                        "not_judged": self.student_not_judged},
         }  # fmt: skip
 
 
@@ -67,6 +70,7 @@ class EvalResult:
     student_statuses: Counter[str] = field(default_factory=Counter)
     finish_reasons: Counter[str] = field(default_factory=Counter)
     unmatched_rows: int = 0
+    request_errors: int = 0  # student server requests that failed after every retry
 
 
 def run_eval(config: Config) -> EvalResult:
@@ -86,8 +90,9 @@ def run_eval(config: Config) -> EvalResult:
     task_file = out / "tasks.jsonl"
     write_jsonl_atomic(task_file, [t.to_dict() for t in held_out])
     student_cfg = _student_config(config, task_file, out)
+    request_errors = 0
     if server:
-        _ask_server(student_cfg)
+        request_errors = _ask_server(student_cfg, e.base_url)
     else:
         assert model_dir is not None
         _ask_local(config, model_dir, held_out, out / "samples.jsonl")
@@ -96,6 +101,7 @@ def run_eval(config: Config) -> EvalResult:
     graded = run_grade(student_cfg)
     result = EvalResult(out, out / "eval.json", e.server_model if server else str(model_dir), [])
     result.unmatched_rows = unmatched
+    result.request_errors = request_errors
     result.rows = _table(config, held_out, graded.graded_path, result)
     _write_table(config, result, split)
     return result
@@ -197,16 +203,24 @@ def _student_config(config: Config, task_file: Path, out: Path) -> Config:
     )
 
 
-def _ask_server(student_cfg: Config) -> None:
+def _ask_server(student_cfg: Config, url: str) -> int:
+    """Ask the server; the number of requests that failed (their answers count in no rate)."""
     from distill.harvest import run_harvest
 
     result = run_harvest(student_cfg)
     if result.fatal:
         raise TeacherFatalError("; ".join(result.fatal.values()))
-    if result.stats.errors:
-        log.warning(
-            "student server: %d requests failed (graded as ungradeable)", result.stats.errors
+    stats = result.stats
+    if stats.errors and stats.errors == stats.planned:
+        kinds = ", ".join(f"{k} {n}" for k, n in sorted(stats.errors_by_kind.items()))
+        raise InputError(
+            f"train.eval.base_url: all {stats.errors} requests to the student server at {url} "
+            f"failed ({kinds}); is the server up and serving --server-model?"
         )
+    if stats.errors:
+        log.warning("student server: %d of %d requests failed (in no pass rate)", stats.errors,
+                    stats.planned)  # fmt: skip
+    return int(stats.errors)
 
 
 def _ask_local(config: Config, model_dir: Path, tasks: list[Task], path: Path) -> None:
@@ -285,23 +299,27 @@ def _table(
     teacher_graded = config.out / "graded.jsonl"
     if teacher_graded.exists():
         for s in iter_samples(teacher_graded):
-            if s.task_id in kinds:
+            if s.task_id in kinds and s.verdict and s.verdict.status in GRADED:
                 row = rows[kinds[s.task_id]]
                 row.teacher_total += 1
-                row.teacher_pass += bool(s.verdict and s.verdict.status == "pass")
+                row.teacher_pass += s.verdict.status == "pass"
     else:
         log.warning("%s: no teacher verdicts to compare with", teacher_graded)
     for s in iter_samples(student_graded):
         row = rows[kinds[s.task_id]]
         status = s.verdict.status if s.verdict else "ungraded"
-        row.student_total += 1
-        row.student_pass += status == "pass"
+        if status in GRADED:
+            row.student_total += 1
+            row.student_pass += status == "pass"
+        else:
+            row.student_not_judged += 1
         result.student_statuses[status] += 1
         result.finish_reasons[s.finish_reason or s.status] += 1
     ordered = [rows[k] for k in sorted(rows)]
     total = KindRow("all")
     for r in ordered:
-        for name in ("tasks", "teacher_pass", "teacher_total", "student_pass", "student_total"):
+        for name in ("tasks", "teacher_pass", "teacher_total", "student_pass", "student_total",
+                     "student_not_judged"):  # fmt: skip
             setattr(total, name, getattr(total, name) + getattr(r, name))
     return [*ordered, total]
 
@@ -315,6 +333,7 @@ def _write_table(config: Config, result: EvalResult, split: Path) -> None:
         "teachers": sorted(config.teachers),
         "split": str(split),
         "unmatched_rows": result.unmatched_rows,
+        "request_errors": result.request_errors,
         "settings": dataclasses.asdict(e),
         "rows": [r.to_dict() for r in result.rows],
         "student_statuses": dict(sorted(result.student_statuses.items())),

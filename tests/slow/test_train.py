@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,3 +343,38 @@ def test_nightly_train_without_a_base_model_fails_before_spending(
     assert "run.train = true needs train.base_model" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x" / "samples.jsonl").exists()
+
+
+def test_student_server_down_is_one_line_not_a_zero_pass_rate(demo: Demo) -> None:
+    result = run_cli(
+        "eval", "-c", str(DEMO), *_cli_sets(demo),
+        "--base-url", "http://127.0.0.1:1/v1", "--server-model", "gone",
+    )  # fmt: skip
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert re.fullmatch(
+        r"distill: error: train\.eval\.base_url: all (\d+) requests to the student server at "
+        r"http://127\.0\.0\.1:1/v1 failed \(connection \1\); is the server up and serving "
+        r"--server-model\?",
+        line,
+    ), line
+
+
+def test_failed_student_requests_count_in_no_pass_rate(demo: Demo) -> None:
+    """Half the requests fail for good: the table counts them apart and the exit code is 1."""
+    with running_sim(SimConfig(seed=5, fault_5xx=0.5)) as url:
+        result = run_cli(
+            "eval", "-c", str(DEMO), *_cli_sets(demo), "--set", "harvest.max_attempts=1",
+            "--base-url", url, "--server-model", "flaky-sim", "--samples-per-task", "3",
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "student not judged" in result.stdout
+    table = json.loads((demo.out / "eval" / "flaky-sim" / "eval.json").read_text())
+    graded = read_jsonl(demo.out / "eval" / "flaky-sim" / "graded.jsonl")
+    failed = sum(row["status"] == "error" for row in graded)
+    assert 0 < failed < len(graded) and table["request_errors"] == failed
+    judged = [r for r in graded if r["verdict"]["status"] in ("pass", "fail", "suspect")]
+    everything = table["rows"][-1]["student"]
+    assert everything["total"] == len(judged)
+    assert everything["not_judged"] == len(graded) - len(judged) >= failed
+    assert everything["pass"] == sum(r["verdict"]["status"] == "pass" for r in judged)
