@@ -55,7 +55,8 @@ def _to_parquet(source: Path, path: Path, count: int) -> None:
         import pyarrow.parquet as pq
     except ImportError:
         raise ConfigError(
-            "export.file_format = 'parquet' needs pyarrow: pip install pyarrow"
+            "export.file_format = 'parquet' needs pyarrow: pip install -e '.[parquet]' "
+            "(or pip install pyarrow)"
         ) from None
     # An empty split has no rows to infer a schema from: write a table without columns.
     table = pa_json.read_json(source) if count else pa.table({})

@@ -194,7 +194,10 @@ def _parquet(path: Path, ctx: ImportContext) -> Iterator[Row]:
     try:
         parquet: Any = importlib.import_module("pyarrow.parquet")
     except ImportError:
-        raise InputError(f"{path}: reading parquet needs pyarrow (pip install pyarrow)") from None
+        raise InputError(
+            f"{path}: reading parquet needs pyarrow: pip install -e '.[parquet]' "
+            "(or pip install pyarrow)"
+        ) from None
     try:
         table = parquet.ParquetFile(path)
         number = 0
