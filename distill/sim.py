@@ -10,15 +10,12 @@ places each API puts its reasoning.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import hmac
 import json
 import math
 import random
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -38,6 +35,16 @@ from distill.sim_http import (
 )
 from distill.sim_limits import Latency as Latency  # re-exported
 from distill.sim_limits import RateLimiter, SimStats
+from distill.sim_wire import (
+    MODELS,
+    anthropic_body,
+    cut_to_budget,
+    error_response,
+    json_bytes,
+    openai_body,
+    reasoning_placement,
+    tokens,
+)
 
 if TYPE_CHECKING:  # re-exported lazily by __getattr__, as distill.sim_cli imports this module
     from distill.sim_cli import add_sim_arguments as add_sim_arguments
@@ -101,76 +108,6 @@ class SimConfig:
         return {name: float(getattr(self, "fault_" + name)) for name in FAULTS}
 
 
-def reasoning_placement(model: str) -> str:
-    """Where an OpenAI-format answer carries its reasoning, by the model name's convention."""
-    low = model.lower()
-    if "vllm" in low or "openrouter" in low:
-        return "reasoning"
-    if "think-noopen" in low:
-        return "think-noopen"
-    if "think" in low:
-        return "think"
-    return "none" if "plain" in low else "reasoning_content"
-
-
-def tokens(text: str) -> int:
-    """The simulator's tokenizer: four characters a token (an empty text costs nothing)."""
-    return max(1, math.ceil(len(text) / 4)) if text else 0
-
-
-def cut_to_budget(reasoning: str, content: str, budget: int) -> tuple[str, str, bool]:
-    """Spend the max_tokens budget on reasoning first, then content; report whether it cut."""
-    if tokens(reasoning) >= budget and (content or tokens(reasoning) > budget):
-        return reasoning[: budget * 4], "", True
-    left = budget - tokens(reasoning)
-    if tokens(content) > left:
-        return reasoning, content[: left * 4], True
-    return reasoning, content, False
-
-
-_ANTHROPIC_ERRORS = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    529: "overloaded_error",
-}
-_OPENAI_ERRORS = {
-    400: "invalid_request_error",
-    401: "invalid_request_error",
-    402: "insufficient_quota",
-    403: "permission_denied",
-    404: "not_found",
-    429: "requests",
-}
-
-
-def _json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def error_response(
-    anthropic: bool,
-    status: int,
-    message: str,
-    *,
-    kind: str = "",
-    code: str | None = None,
-    headers: list[tuple[str, str]] | None = None,
-) -> Response:
-    """An error in the endpoint's own wire format."""
-    if anthropic:
-        etype = kind or _ANTHROPIC_ERRORS.get(status, "api_error")
-        body = {"type": "error", "error": {"type": etype, "message": message}}
-    else:
-        etype = kind or _OPENAI_ERRORS.get(status, "server_error")
-        body = {"error": {"message": message, "type": etype, "param": None, "code": code}}
-    return Response(status, _json(body), headers or [])
-
-
 class TeacherSim:
     """The simulator app on its HTTP server, in the current event loop."""
 
@@ -215,7 +152,7 @@ class TeacherSim:
         if endpoint == "health":
             return Response(200, b'{"status":"ok"}')
         if endpoint == "stats":
-            return Response(200, _json(self.stats()))
+            return Response(200, json_bytes(self.stats()))
         if endpoint == "stats/reset":
             self._stats.reset()
             return Response(200, b'{"reset":true}')
@@ -245,7 +182,7 @@ class TeacherSim:
             msg = f"simulated HTTP {cfg.status_override} (status_override)"
             return error_response(anthropic, cfg.status_override, msg), str(cfg.status_override)
         if endpoint == "models":
-            return Response(200, _json(_MODELS)), "200"
+            return Response(200, json_bytes(MODELS)), "200"
         try:
             data = json.loads(req.body)
             messages = data["messages"]
@@ -356,7 +293,7 @@ class TeacherSim:
         completion = tokens(reasoning) + tokens(content)
         self._ids += 1
         if anthropic:
-            return _anthropic_body(
+            return anthropic_body(
                 self._ids,
                 model,
                 reasoning,
@@ -366,81 +303,10 @@ class TeacherSim:
                 completion,
                 redacted="redacted" in low,
             ), completion
-        message: dict[str, Any] = {"role": "assistant", "content": content}
-        if place in ("reasoning", "reasoning_content"):
-            message[place] = reasoning
-        elif place != "none":  # inline; a cut inside the reasoning leaves the tag unclosed
-            close = "\n</think>\n\n" if place == "think" else "</think>\n\n"
-            tail = close + content if content or not cut else ""
-            message["content"] = ("<think>\n" if place == "think" else "") + reasoning + tail
-        body = {
-            "id": f"chatcmpl-sim{self._ids:010d}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "finish_reason": "length" if cut else "stop",
-                    "logprobs": None,
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion,
-                "total_tokens": prompt_tokens + completion,
-                "completion_tokens_details": {"reasoning_tokens": tokens(reasoning)},
-                "prompt_tokens_details": {"cached_tokens": 0},
-            },
-            "system_fingerprint": "distill-sim",
-        }
-        return _json(body), completion
-
-
-def _anthropic_body(
-    n: int,
-    model: str,
-    reasoning: str,
-    content: str,
-    cut: bool,
-    prompt_tokens: int,
-    completion: int,
-    redacted: bool,
-) -> bytes:
-    blocks: list[dict[str, Any]] = []
-    if reasoning:
-        digest = hashlib.blake2b(reasoning.encode(), digest_size=48).digest()
-        if redacted:
-            data = base64.b64encode(b"distill-sim-redacted:" + digest).decode()
-            blocks.append({"type": "redacted_thinking", "data": data})
-        else:
-            blocks.append(
-                {
-                    "type": "thinking",
-                    "thinking": reasoning,
-                    "signature": base64.b64encode(digest).decode(),
-                }
-            )
-    if content or not blocks:
-        blocks.append({"type": "text", "text": content})
-    return _json(
-        {
-            "id": f"msg_sim{n:012d}",
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": blocks,
-            "stop_reason": "max_tokens" if cut else "end_turn",
-            "stop_sequence": None,
-            "usage": {
-                "input_tokens": prompt_tokens,
-                "output_tokens": completion,
-                "cache_read_input_tokens": 0,
-                "cache_creation_input_tokens": 0,
-            },
-        }
-    )
+        body = openai_body(
+            self._ids, model, place, reasoning, content, cut, prompt_tokens, completion
+        )
+        return body, completion
 
 
 _ROUTES = {
@@ -451,32 +317,6 @@ _ROUTES = {
     "/stats/reset": ("POST", "stats/reset"),
     "/health": ("GET", "health"),
 }
-_MODELS = {
-    "object": "list",
-    "has_more": False,
-    "data": [
-        {
-            "id": name,
-            "object": "model",
-            "type": "model",
-            "display_name": name,
-            "created": 0,
-            "created_at": "2025-01-01T00:00:00Z",
-            "owned_by": "distill-sim",
-        }
-        for name in (
-            "sim-r1",
-            "sim-vllm",
-            "sim-think",
-            "sim-think-noopen",
-            "sim-plain",
-            "sim-claude",
-            "sim-claude-redacted",
-        )
-    ],
-}
-
-
 # --- running it -------------------------------------------------------------------------------
 
 
