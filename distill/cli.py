@@ -360,9 +360,9 @@ def _student_stages(config: Config) -> dict[str, Any]:
 
         require_train_extra("run")  # a missing extra fails now, not after a paid harvest
     if config.run.train:
-        from distill.train.runner import run_train
+        from distill.train.runner import train_if_changed
 
-        stages["train"] = lambda: run_train(config)
+        stages["train"] = lambda: train_if_changed(config)
     if config.run.eval:
         from distill.train.evaluate import run_eval
 

@@ -129,7 +129,8 @@ def import_table(report: dict[str, Any]) -> Table:
 
 def train_table(result: Any) -> Table:
     """A distill.train.runner.TrainResult (typed loosely: that module needs the train extra)."""
-    table = Table(title="train", show_header=False)
+    title = "train (splits and settings unchanged: student kept)" if result.unchanged else "train"
+    table = Table(title=title, show_header=False)
     table.add_row("rows train / val", f"{result.train_rows:,} / {result.val_rows:,}")
     for reason, n in sorted(result.dropped.items()):
         table.add_row(f"dropped: {reason}", f"{n:,}")

@@ -232,6 +232,7 @@ def describe_train(result: Any) -> dict[str, Any]:
         "eval_loss": result.eval_loss,
         "tokens_per_s": round(result.tokens_per_s, 1),
         "model": str(result.merged_dir or result.adapter_dir),
+        "unchanged": result.unchanged,  # kept from an earlier night: same splits and settings
     }
 
 

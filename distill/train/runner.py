@@ -25,11 +25,12 @@ from distill.config import Config
 from distill.errors import ConfigError
 from distill.harvest.reasoning import split_inline_think
 from distill.jsonl import write_jsonl_atomic, write_text_atomic
-from distill.train.data import resolve
+from distill.train.data import resolve, student_dir, train_files, val_files
 from distill.train.generate import STUDENT_FILE, generate, stop_ids
 from distill.train.trainer import TrainSession, build_trainer
 
 log = logging.getLogger(__name__)
+MANIFEST = "train_manifest.json"
 
 
 @dataclass
@@ -47,10 +48,63 @@ class TrainResult:
     tokens: int
     train_seconds: float
     gen_test: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: bool = False  # the student on disk was trained on these very files and settings
 
     @property
     def tokens_per_s(self) -> float:
         return self.tokens / self.train_seconds if self.train_seconds else 0.0
+
+
+def train_if_changed(config: Config) -> TrainResult:
+    """For `distill run`: train unless the student on disk came from the same splits (by
+    content) and the same settings; a night without new data then costs no training."""
+    previous = trained_already(config)
+    if previous is not None:
+        log.info("train: splits and settings unchanged since %s: kept", previous.manifest_path)
+        return previous
+    return run_train(config)
+
+
+def trained_already(config: Config) -> TrainResult | None:
+    """The last training's result, if its manifest matches today's inputs and outputs exist."""
+    path = student_dir(config) / MANIFEST
+    try:
+        m = json.loads(path.read_text())
+        data, result = m["data"], m["result"]
+        trained_on = {k: v["sha256"] for k, v in data["train_files"].items()}
+        validated_on = {k: v["sha256"] for k, v in data["val_files"].items()}
+        same = (
+            _settings(m["train"]) == _settings(dataclasses.asdict(config.train))
+            and trained_on == _hashes(train_files(config))
+            and validated_on == _hashes(val_files(config))
+        )
+        adapter = Path(m["adapter_dir"])
+        merged = Path(m["merged_dir"]) if m["merged_dir"] else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no manifest yet, or one from an older layout: train
+    if not same or not adapter.is_dir() or (config.train.merge_adapters and merged is None):
+        return None
+    if merged is not None and not merged.is_dir():
+        return None
+    return TrainResult(
+        out=path.parent, adapter_dir=adapter, merged_dir=merged, manifest_path=path,
+        global_step=result["global_step"], train_rows=data["train_rows"],
+        val_rows=data["val_rows"], dropped=data["dropped"], train_loss=result["train_loss"],
+        eval_loss=result["eval_loss"], tokens=result["tokens"],
+        train_seconds=result["train_seconds"], unchanged=True,
+    )  # fmt: skip
+
+
+def _settings(train: dict[str, Any]) -> Any:
+    """The settings that shape the student, as JSON would store them (eval's are not)."""
+    return json.loads(json.dumps({k: v for k, v in train.items() if k != "eval"}, default=str))
+
+
+def _hashes(paths: list[Path]) -> dict[str, str] | None:
+    try:
+        return {str(p): _sha256(str(p)) for p in paths}
+    except OSError:
+        return None
 
 
 def run_train(config: Config, session: TrainSession | None = None) -> TrainResult:
@@ -77,7 +131,7 @@ def run_train(config: Config, session: TrainSession | None = None) -> TrainResul
         out=session.out,
         adapter_dir=adapter_dir,
         merged_dir=merged_dir,
-        manifest_path=session.out / "train_manifest.json",
+        manifest_path=session.out / MANIFEST,
         global_step=int(trainer.state.global_step),
         train_rows=session.report.rows,
         val_rows=session.val_report.rows,

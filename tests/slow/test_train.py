@@ -331,6 +331,27 @@ def test_nightly_run_trains_and_evaluates_the_student(demo: Demo, tmp_path: Path
     assert (
         json.loads((out / "student" / "merged" / "eval" / "eval.json").read_text())["rows"] == rows
     )
+    assert train["unchanged"] is False
+
+    # The next night, nothing new: the same splits and settings keep the student as it is.
+    manifest = out / "student" / "train_manifest.json"
+    trained_at = manifest.stat().st_mtime_ns
+    again = run_cli("run", "-c", str(DEMO), "--quiet", *(a for s in sets for a in ("--set", s)))
+    assert again.returncode == 0, again.stderr
+    train_again = _last_summary(out)["stages"]["train"]
+    assert train_again["unchanged"] is True and train_again["steps"] == 3
+    assert manifest.stat().st_mtime_ns == trained_at
+    # A changed setting trains again.
+    more = [*sets, "train.max_steps=4"]
+    third = run_cli("run", "-c", str(DEMO), "--quiet", *(a for s in more for a in ("--set", s)))
+    assert third.returncode == 0, third.stderr
+    train_third = _last_summary(out)["stages"]["train"]
+    assert train_third["unchanged"] is False and train_third["steps"] == 4
+
+
+def _last_summary(out: Path) -> dict[str, Any]:
+    history = (out / "history.jsonl").read_text().splitlines()
+    return dict(json.loads(history[-1]))
 
 
 def test_nightly_train_without_a_base_model_fails_before_spending(
