@@ -112,7 +112,7 @@ def _finish(
         finished_at=_iso(finished),
         seconds=round(finished - started, 3),
         exit_code=code,
-        pass_rates=pass_rates(config),
+        pass_rates=pass_rates(config) | held_out_rates(summary["stages"].get("eval")),
         spend_usd=summary["stages"].get("harvest", {}).get("cost_usd", 0.0),
     )
     write_text_atomic(
@@ -122,6 +122,13 @@ def _finish(
         history.append(summary)
     log.info("run %s: %s (exit %d) in %.1f s", summary["run_id"], summary["outcome"], code,
              summary["seconds"])  # fmt: skip
+
+
+def held_out_rates(evaluation: dict[str, Any] | None) -> dict[str, dict[str, float]]:
+    """Teacher and student pass rates on the held-out tasks, from the eval stage's summary."""
+    every = (evaluation or {}).get("rows", [{}])[-1]
+    rates = {who: every[who]["rate"] for who in ("teacher", "student") if who in every}
+    return {"held_out": {k: v for k, v in rates.items() if v is not None}} if rates else {}
 
 
 def pass_rates(config: Config) -> dict[str, dict[str, float]]:

@@ -30,9 +30,15 @@ class Plot:
 
 
 def all_plots(data: ReportData) -> list[Plot]:
+    # The student's plot only once a night has evaluated one (`[run] eval = true`).
+    student = []
+    if (data.rates["axis"] == "held_out").any():
+        title = "Held-out tasks: teacher and student, by night"
+        student = [rate_over_time(data, "held_out", title)]
     return [
         rate_over_time(data, "kind"),
         rate_over_time(data, "teacher"),
+        *student,
         spend_per_night(data),
         latency(data),
         tokens(data),
@@ -41,8 +47,8 @@ def all_plots(data: ReportData) -> list[Plot]:
     ]
 
 
-def rate_over_time(data: ReportData, axis: str) -> Plot:
-    title = f"Pass rate per {axis}, by night"
+def rate_over_time(data: ReportData, axis: str, title: str = "") -> Plot:
+    title = title or f"Pass rate per {axis}, by night"
     rates = data.rates[data.rates["axis"] == axis].dropna(subset=["started_at"])
     if rates.empty:
         return Plot(f"rate-{axis}", title, note=NO_HISTORY if not data.history else

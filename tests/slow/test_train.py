@@ -348,6 +348,17 @@ def test_nightly_run_trains_and_evaluates_the_student(demo: Demo, tmp_path: Path
     train_third = _last_summary(out)["stages"]["train"]
     assert train_third["unchanged"] is False and train_third["steps"] == 4
 
+    # Each night's held-out pass rates, teacher and student, go to the history and the report.
+    held_out = _last_summary(out)["pass_rates"]["held_out"]
+    every = _last_summary(out)["stages"]["eval"]["rows"][-1]
+    assert held_out == {"teacher": every["teacher"]["rate"], "student": every["student"]["rate"]}
+    shown = run_cli("report", "-c", str(DEMO), "--output-dir", str(out))
+    assert shown.returncode == 0, shown.stderr
+    page = (out / "report.html").read_text()
+    figure = re.search(r'<figure id="plot-rate-held_out">(.*?)</figure>', page, re.S)
+    assert figure and "data:image/png;base64," in figure.group(1)
+    assert "Held-out tasks: teacher and student, by night" in figure.group(1)
+
 
 def _last_summary(out: Path) -> dict[str, Any]:
     history = (out / "history.jsonl").read_text().splitlines()
