@@ -80,7 +80,7 @@ def trained_already(config: Config) -> TrainResult | None:
         )
         adapter = Path(m["adapter_dir"])
         merged = Path(m["merged_dir"]) if m["merged_dir"] else None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # no manifest yet, or one from an older layout: train
     if not same or not adapter.is_dir() or (config.train.merge_adapters and merged is None):
         return None

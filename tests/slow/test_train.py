@@ -410,3 +410,24 @@ def test_failed_student_requests_count_in_no_pass_rate(demo: Demo) -> None:
     assert everything["total"] == len(judged)
     assert everything["not_judged"] == len(graded) - len(judged) >= failed
     assert everything["pass"] == sum(r["verdict"]["status"] == "pass" for r in judged)
+
+
+def test_packing_keeps_every_assistant_token_and_only_those(demo: Demo, tmp_path: Path) -> None:
+    """Packed rows (with activation checkpointing): fewer rows, the same trained tokens."""
+    plain = build_trainer(demo.config(output_dir=str(tmp_path / "plain")))
+    packed_config = demo.config(packing=True, gradient_checkpointing="on", max_steps=2,
+                                output_dir=str(tmp_path / "packed"))  # fmt: skip
+    packed = build_trainer(packed_config)
+
+    def trained(dataset: Any) -> list[int]:
+        return [t for ex in dataset for t, lab in zip(ex["input_ids"], ex["labels"], strict=True)
+                if lab != -100]  # fmt: skip
+
+    rows = packed.trainer.train_dataset
+    assert len(rows) < len(plain.trainer.train_dataset)
+    assert all(sum(ex["seq_lengths"]) == len(ex["input_ids"]) <= MAX_LENGTH for ex in rows)
+    for ex in rows:
+        assert all(lab in (-100, t) for t, lab in zip(ex["input_ids"], ex["labels"], strict=True))
+    assert sorted(trained(rows)) == sorted(trained(plain.trainer.train_dataset))
+    result = run_train(packed_config, packed)
+    assert result.global_step == 2 and result.train_loss is not None
