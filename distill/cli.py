@@ -204,17 +204,13 @@ def _floats(text: str) -> list[float]:
 
 
 def _export_overrides(args: argparse.Namespace) -> list[str]:
-    overrides = []
-    for attr in _EXPORT_KEYS:
-        value = getattr(args, attr, None)
-        if value is None:
-            continue
-        if attr in _PATH_KEYS:
-            value = [os.path.abspath(v) for v in value] if isinstance(value, list) else (
-                os.path.abspath(value))  # fmt: skip
-        key = "tasks" if attr == "export_tasks" else attr
-        overrides.append(f"export.{key}={json.dumps(value)}")
-    return overrides
+    from distill.cli_flags import flag_overrides
+
+    flags = {
+        attr: ("export." + ("tasks" if attr == "export_tasks" else attr), attr in _PATH_KEYS)
+        for attr in _EXPORT_KEYS
+    }
+    return flag_overrides(args, flags)
 
 
 def _load(args: argparse.Namespace) -> Config:

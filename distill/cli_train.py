@@ -8,9 +8,8 @@ command runs.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
-from typing import Any
+
+from distill.cli_flags import flag_overrides
 
 # flag attribute → (config key, is a path)
 TRAIN_FLAGS: dict[str, tuple[str, bool]] = {
@@ -32,7 +31,7 @@ TRAIN_FLAGS: dict[str, tuple[str, bool]] = {
     "overlong": ("train.overlong", False),
     "packing": ("train.packing", False),
     "device": ("train.device", False),
-    "resume_from_checkpoint": ("train.resume_from_checkpoint", False),
+    "resume_from_checkpoint": ("train.resume_from_checkpoint", True),  # or "latest"
     "merge_adapters": ("train.merge_adapters", False),
     "do_gen_test": ("train.do_gen_test", False),
 }
@@ -168,31 +167,12 @@ def _eval_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
 
 
-def _overrides(args: argparse.Namespace, flags: dict[str, tuple[str, bool]]) -> list[str]:
-    out = []
-    for attr, (key, is_path) in flags.items():
-        value: Any = getattr(args, attr, None)
-        if value is None:
-            continue
-        if is_path:
-            value = [_abs(v) for v in value] if isinstance(value, list) else _abs(value, attr)
-        out.append(f"{key}={json.dumps(value)}")
-    return out
-
-
-def _abs(value: str, attr: str = "") -> str:
-    """A flag path is relative to where the user typed it; a hub id (org/name) stays as it is."""
-    path = Path(value).expanduser()
-    hub_id = attr == "base_model" and not path.exists() and value.count("/") == 1
-    return value if hub_id and not value.startswith((".", "/", "~")) else str(path.resolve())
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     from distill import console
     from distill.cli import _load, _locked
     from distill.train.data import student_dir
 
-    args.overrides = [*args.overrides, *_overrides(args, TRAIN_FLAGS)]
+    args.overrides = [*args.overrides, *flag_overrides(args, TRAIN_FLAGS)]
     config = _load(args)
     from distill.train.runner import run_train
 
@@ -208,7 +188,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from distill import console
     from distill.cli import _load, _locked
 
-    args.overrides = [*args.overrides, *_overrides(args, EVAL_FLAGS)]
+    args.overrides = [*args.overrides, *flag_overrides(args, EVAL_FLAGS)]
     config = _load(args)
     from distill.train.evaluate import run_eval, student_target
 

@@ -147,7 +147,8 @@ def test_train_settings_are_validated_with_the_key(tmp_path: Path) -> None:
 
 
 def test_flags_become_config_keys_with_paths_from_the_cwd(tmp_path: Path) -> None:
-    from distill.cli_train import TRAIN_FLAGS, _overrides
+    from distill.cli_flags import flag_overrides
+    from distill.cli_train import TRAIN_FLAGS
 
     args = argparse.Namespace(
         base_model="Qwen/Qwen2.5-0.5B-Instruct",  # a hub id stays as it is
@@ -157,7 +158,7 @@ def test_flags_become_config_keys_with_paths_from_the_cwd(tmp_path: Path) -> Non
         resume_from_checkpoint="latest",
         merge_adapters=True,
     )
-    got = _overrides(args, TRAIN_FLAGS)
+    got = flag_overrides(args, TRAIN_FLAGS)
     cwd = Path.cwd()
     assert got == [
         'train.base_model="Qwen/Qwen2.5-0.5B-Instruct"',
@@ -166,6 +167,10 @@ def test_flags_become_config_keys_with_paths_from_the_cwd(tmp_path: Path) -> Non
         f"train.output_dir={json.dumps(str(cwd / 'run1'))}",
         'train.resume_from_checkpoint="latest"',
         "train.merge_adapters=true",
+    ]
+    given = argparse.Namespace(resume_from_checkpoint="ck/checkpoint-5")
+    assert flag_overrides(given, TRAIN_FLAGS) == [
+        f"train.resume_from_checkpoint={json.dumps(str(cwd / 'ck' / 'checkpoint-5'))}"
     ]
 
 
