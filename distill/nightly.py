@@ -21,12 +21,12 @@ from typing import Any
 from distill.config import Config
 from distill.errors import ConfigError, DistillError, InputError, TeacherFatalError
 from distill.jsonl import JsonlAppender, write_text_atomic
+from distill.records import JUDGED
 from distill.runlock import output_lock
 
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_PARTIAL = 0, 1
-GRADED = ("pass", "fail", "suspect")  # a pass rate's denominator: answers that were judged
 OUTCOMES = {
     ConfigError: "config_error",
     InputError: "input_error",
@@ -146,7 +146,7 @@ def pass_rates(config: Config) -> dict[str, dict[str, float]]:
         kinds = {}
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for s in iter_samples(graded):
-        if s.verdict is None or s.verdict.status not in GRADED:
+        if s.verdict is None or s.verdict.status not in JUDGED:
             continue
         for axis, key in (("teacher", s.teacher), ("kind", kinds.get(s.task_id, "unknown")),
                           ("grader", s.verdict.grader)):  # fmt: skip

@@ -20,6 +20,8 @@ SCHEMA_VERSION = 1
 TASK_KINDS = ("code", "math", "merge", "chat")
 SAMPLE_STATUSES = ("ok", "error")
 VERDICT_STATUSES = ("pass", "fail", "error", "ungradeable", "suspect")
+# A pass rate's denominator everywhere (runs, status, report, eval): the answers that were judged.
+JUDGED = ("pass", "fail", "suspect")
 REASONING_KINDS = ("raw", "summarized", "redacted", "none")
 
 

@@ -14,11 +14,10 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 
 from distill.errors import DistillError, InputError
-from distill.records import iter_samples, read_tasks
+from distill.records import JUDGED, iter_samples, read_tasks
 
 log = logging.getLogger(__name__)
 
-JUDGED = ("pass", "fail", "suspect")  # a pass rate's denominator, as in the run summaries
 AXES = ("teacher", "kind", "grader")
 SAMPLE_COLUMNS = (
     "task_id", "sample_index", "teacher", "model", "kind", "status", "error_kind",

@@ -13,7 +13,8 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from distill.report.data import JUDGED, ReportData
+from distill.records import JUDGED
+from distill.report.data import ReportData
 
 NO_HISTORY = "no nightly history yet: each `distill run` appends one line to history.jsonl"
 OUTCOME_COLORS = {"ok": "#4878d0", "partial": "#ee854a"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from distill.records import VERDICT_STATUSES
+from distill.records import JUDGED, VERDICT_STATUSES
 from distill.report.data import AXES, ReportData, pass_rates
 
 Row = tuple[str, str]
@@ -24,7 +24,7 @@ def overview(data: ReportData) -> list[Row]:
         rows.append(("tasks", f"{seen:,} with samples"))
     errors = int((s["status"] == "error").sum())
     rows.append(("samples", f"{len(s):,} ({len(s) - errors:,} ok, {errors:,} error)"))
-    judged = int(s["verdict"].isin(("pass", "fail", "suspect")).sum())
+    judged = int(s["verdict"].isin(JUDGED).sum())
     passed = int((s["verdict"] == "pass").sum())
     if (s["verdict"] != "").any():
         rows.append(

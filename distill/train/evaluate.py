@@ -24,9 +24,8 @@ from distill.config import Config, Limits, TeacherConfig
 from distill.errors import InputError, TeacherFatalError
 from distill.jsonl import iter_jsonl, write_jsonl_atomic, write_text_atomic
 from distill.keys import content_hash
-from distill.nightly import GRADED
 from distill.prompts import PromptLibrary, PromptRenderer
-from distill.records import Sample, Task, Usage, iter_samples
+from distill.records import JUDGED, Sample, Task, Usage, iter_samples
 from distill.tasks import load_tasks
 from distill.train.data import Messages, read_split, resolve, student_dir
 
@@ -299,7 +298,7 @@ def _table(
     teacher_graded = config.out / "graded.jsonl"
     if teacher_graded.exists():
         for s in iter_samples(teacher_graded):
-            if s.task_id in kinds and s.verdict and s.verdict.status in GRADED:
+            if s.task_id in kinds and s.verdict and s.verdict.status in JUDGED:
                 row = rows[kinds[s.task_id]]
                 row.teacher_total += 1
                 row.teacher_pass += s.verdict.status == "pass"
@@ -308,7 +307,7 @@ def _table(
     for s in iter_samples(student_graded):
         row = rows[kinds[s.task_id]]
         status = s.verdict.status if s.verdict else "ungraded"
-        if status in GRADED:
+        if status in JUDGED:
             row.student_total += 1
             row.student_pass += status == "pass"
         else:
