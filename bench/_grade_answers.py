@@ -12,11 +12,16 @@ answer knows whether it is right; the run reports how many verdicts disagree wit
 Graded as the runner grades: `answer.grade` over a process pool, one worker per CPU, chunks of 16;
 the wall time includes starting the pool and each worker's math-verify process.
 
+Truth on the labelled adversarial corpus (bench/data/answer_corpus.jsonl, issue 13): accuracy,
+false passes (a wrong answer passed) and false fails (a right one failed), overall and per
+category; an `error` or `ungradeable` verdict counts as a failure to pass.
+
 Usage: python bench/_grade_answers.py [n]
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sys
@@ -24,10 +29,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
 
 from distill.grade import answer
 from distill.records import Sample, Task, Verdict
 
+CORPUS = Path(__file__).parent / "data" / "answer_corpus.jsonl"
 GOAL_PER_S = 1000
 SAMPLES_PER_TASK = 8
 
@@ -200,6 +208,40 @@ def answer_figures(n: int = 20000) -> list[str]:
     return lines
 
 
+def load_corpus(path: Path = CORPUS) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def grade_corpus(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Verdict]]:
+    """Each labelled row with the verdict the answer grader gives it."""
+    graded = []
+    for i, row in enumerate(rows):
+        task = Task(f"corpus-{i}", "math", prompt="?", reference=row["reference"])
+        verdict = answer.grade(task, _sample(task.id, 0, row["answer"]), row.get("options", {}))
+        graded.append((row, verdict))
+    return graded
+
+
+def corpus_figures(path: Path = CORPUS) -> list[str]:
+    graded = grade_corpus(load_corpus(path))
+    lines = [f"corpus: {path.name}, {len(graded)} labelled pairs"]
+    for category in ["all", *sorted({row["category"] for row, _ in graded})]:
+        rows = [(r, v) for r, v in graded if category in ("all", r["category"])]
+        false_pass = [r for r, v in rows if v.status == "pass" and r["expected"] != "pass"]
+        false_fail = [r for r, v in rows if v.status != "pass" and r["expected"] == "pass"]
+        right = len(rows) - len(false_pass) - len(false_fail)
+        lines.append(
+            f"  {category:7s} {len(rows):4d} pairs: accuracy {right / len(rows):.1%}, "
+            f"false passes {len(false_pass)}, false fails {len(false_fail)}"
+        )
+        if category == "all":
+            for row in false_pass + false_fail:
+                lines.append(f"    wrong verdict [{row['class']}]: {row['answer'][:70]!r}")
+    return lines
+
+
 if __name__ == "__main__":
+    for line in corpus_figures():
+        print(line)
     for line in answer_figures(int(sys.argv[1]) if len(sys.argv) > 1 else 20000):
         print(line)

@@ -7,8 +7,10 @@
    pair at its first failing test. Prints test cases/s for both, the ratio, and whether every
    pair got the same outcome.
 2. Answers: answers graded per second on a mixed math set (see bench/_grade_answers.py).
+3. Answer truth: accuracy, false passes and false fails (overall and per category) on the labelled
+   adversarial corpus bench/data/answer_corpus.jsonl (issue 13).
 
-Usage: python bench/grade.py [--pairs 500] [--answers 20000]
+Usage: python bench/grade.py [--pairs 500] [--answers 20000] [--only code|answers]
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+from distill.code_tests import CodeTest, parse_tests
 from distill.grade import code
-from distill.grade.code_tests import CodeTest, parse_tests
 from distill.grade.compare import outputs_match
 from distill.paths import example_task_files
 from distill.records import Sample, Task, read_tasks
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _grade_answers import answer_figures
+from _grade_answers import answer_figures, corpus_figures
 
 
 def wrong_programs(task: Task) -> list[str]:
@@ -149,12 +151,18 @@ def main() -> None:
     )
     parser.add_argument("--pairs", type=int, default=500)
     parser.add_argument("--answers", type=int, default=20000)
+    parser.add_argument("--only", choices=["code", "answers"], help="one part (default both)")
     args = parser.parse_args()
-    for line in code_figures(args.pairs):
-        print(line)
-    print("2. answers:")
-    for line in answer_figures(args.answers):
-        print(f"   {line}")
+    if args.only != "answers":
+        for line in code_figures(args.pairs):
+            print(line)
+    if args.only != "code":
+        print("2. answers:")
+        for line in answer_figures(args.answers):
+            print(f"   {line}")
+        print("3. answer truth:")
+        for line in corpus_figures():
+            print(f"   {line}")
 
 
 if __name__ == "__main__":

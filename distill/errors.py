@@ -16,11 +16,25 @@ The CLI turns a DistillError into `distill: error: <message>` and its exit code,
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What the `distill` command exits with (cron and scripts branch on these; see README)."""
+
+    OK = 0
+    PARTIAL = 1  # some samples ended in error; the rest were written
+    CONFIG = 2  # a config or input error: the message says what to fix
+    TEACHER_FATAL = 3  # the teacher refuses us (bad key, no balance)
+    LOCKED = 4  # another run holds the output directory
+    INTERNAL = 70  # a bug: rerun with --debug for the traceback
+    INTERRUPTED = 130  # Ctrl-C; completed requests are cached
+
 
 class DistillError(Exception):
     """Base of every error distill raises on purpose."""
 
-    exit_code = 2
+    exit_code: ExitCode = ExitCode.CONFIG
 
 
 class ConfigError(DistillError):
@@ -44,13 +58,13 @@ class RecordError(InputError):
 class TeacherFatalError(DistillError):
     """The teacher refuses every request (401/402/403): retrying cannot help."""
 
-    exit_code = 3
+    exit_code = ExitCode.TEACHER_FATAL
 
 
 class LockedError(DistillError):
     """Another distill run holds the lock on this output directory."""
 
-    exit_code = 4
+    exit_code = ExitCode.LOCKED
 
 
 class ProviderError(DistillError):

@@ -1,11 +1,13 @@
 """The prompt library: templates by id, and rendering a task into the messages sent to a teacher.
 
 The library is prompts/library.toml (bundled), optionally extended by a user file named in
-config (`prompts.library`). Templates are `str.format` strings over `{problem}` and `{language}`.
+config (`prompts.library`). Templates are `str.format` strings over `{problem}`, `{language}`,
+`{tests}` and `{fence}` (a backtick fence longer than any in the problem).
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,17 +108,28 @@ class PromptRenderer:
         return messages
 
 
+def fence_for(text: str | None) -> str:
+    """A backtick fence longer than any backtick run in `text` (CommonMark: at least three).
+
+    A Markdown conflict holding ``` lines would otherwise close the prompt's fence early.
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text or "")), default=0)
+    return "`" * max(3, longest + 1)
+
+
 def render_problem(template: Template, task: Task, tests: str = "") -> str:
     """A problem template over a task; `{tests}` gets the public tests, numbered by default."""
     language = str(task.meta.get("language") or task.reference.get("language") or "")
     if "{tests}" in template.text and not tests:
-        from distill.test_formats import render_tests  # only code problem templates need it
+        from distill.code_tests import render_tests  # only code problem templates need it
 
         tests = render_tests(task, "numbered", header="Examples:\n\n{tests}")
     try:
-        return template.text.format(problem=task.prompt or "", language=language, tests=tests)
+        return template.text.format(
+            problem=task.prompt or "", language=language, tests=tests, fence=fence_for(task.prompt)
+        )
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(
             f"prompt template {template.role}.{template.id}: bad placeholder ({exc}); "
-            "use {problem}, {language}, {tests} and double literal braces"
+            "use {problem}, {language}, {tests}, {fence} and double literal braces"
         ) from None

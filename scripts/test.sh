@@ -7,4 +7,5 @@ bash scripts/setup.sh dev,train
 bash scripts/setup_chromium.sh  # Debian's chromium, for the report's browser test
 .venv/bin/ruff check distill tests bench
 .venv/bin/mypy
+.venv/bin/lint-imports  # the layer contract in pyproject.toml
 .venv/bin/pytest -q "$@"

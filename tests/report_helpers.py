@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conftest import read_jsonl, run_cli, write_config
+from factories import read_jsonl, run_cli, teacher_toml, write_config
 
 from distill.sim import SimConfig, running_sim
 
@@ -29,21 +29,15 @@ class Built:
 
 
 def _teachers(base_url: str) -> str:
-    blocks = []
-    for name in TEACHERS:
-        price_in, price_out = PRICE[name]
-        blocks.append(f"""
-[teachers.{name}]
-provider = "openai_compat"
-model = "sim-{name}"
-base_url = "{base_url}"
-samples_per_task = 2
-timeout_s = 10
-price = {{ input = {price_in}, output = {price_out} }}
-[teachers.{name}.limits]
-max_in_flight = 16
-""")
-    return "\n".join(blocks)
+    return "\n".join(
+        teacher_toml(
+            base_url,
+            name=name,
+            model=f"sim-{name}",
+            extra=f"price = {{ input = {PRICE[name][0]}, output = {PRICE[name][1]} }}",
+        )
+        for name in TEACHERS
+    )
 
 
 def build_output(directory: Path) -> Built:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from distill.grade import answer, math_equiv, short_answer
+from distill.grade import answer, answer_exact, math_equiv
 from distill.records import Sample, Task, Verdict
 
 CHOICES = {"choices": ["A", "B", "C", "D"]}
@@ -78,7 +78,7 @@ def test_bad_option_raises() -> None:
 @pytest.mark.parametrize(
     ("content", "how"),
     [
-        (r"First \boxed{5}, then \boxed{\frac{84}{2}}.", "boxed"),
+        (r"First \boxed{42}, then \boxed{\frac{84}{2}}.", "boxed"),  # one value twice
         (r"So \fbox{42}", "boxed"),
         ("**Final Answer:** 42", "anchor"),
         ("The answer is: $42$.", "anchor"),
@@ -191,7 +191,8 @@ def test_numeric_tolerances() -> None:
     assert passes(r"\boxed{0.000001}", "0", abs_tol=1e-5)
     huge = "1" + "0" * 400  # exact: no float overflow
     assert passes(rf"\boxed{{{huge}}}", huge)
-    assert passes(rf"\boxed{{{huge[:-1]}1}}", huge)  # within rel_tol
+    assert not passes(rf"\boxed{{{huge[:-1]}1}}", huge)  # integers compare exactly
+    assert passes(rf"\boxed{{{huge}.0000001}}", huge + ".0000002", rel_tol=1e-6)
     assert not passes(rf"\boxed{{2{huge[1:]}}}", huge)
 
 
@@ -253,7 +254,7 @@ def test_exact_numbers_compared_at_50_digits() -> None:
     ],
 )
 def test_exact_value(text: str, value: float | None) -> None:
-    got = short_answer.exact_value(text)
+    got = answer_exact.exact_value(text)
     assert (got is None) == (value is None)
     if value is not None:
         assert float(got) == pytest.approx(value, rel=1e-12)

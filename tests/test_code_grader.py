@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from distill.grade import code
+from distill.grade import code, sandbox
 from distill.paths import example_task_files
 from distill.records import Sample, Task, read_tasks
 
@@ -53,10 +54,92 @@ def test_wrong_answer_reports_the_first_failing_test() -> None:
     assert failure["set"] == "public" and failure["index"] == 0 and failure["got"] == "2\n"
 
 
-def test_passing_public_but_failing_hidden_is_suspect() -> None:
+def test_an_honest_answer_only_the_hidden_tests_catch_is_suspect_hidden_tests() -> None:
+    wrong_for_negatives = "a, b = map(int, input().split())\nprint(abs(a) + b)"
+    verdict = code.grade(SUM, answer(wrong_for_negatives), {})
+    assert (verdict.status, verdict.reason) == ("suspect", "hidden_tests")
+    assert verdict.details["first_failure"]["set"] == "hidden"
+
+
+def test_a_lookup_table_of_the_public_cases_is_hardcoded_public() -> None:
     special = "s = input()\nprint({'1 2': 3, '5 5': 10}.get(s, 0))"
     verdict = code.grade(SUM, answer(special), {})
+    assert (verdict.status, verdict.reason) == ("suspect", "hardcoded_public")
+    assert verdict.details["hardcoded_public"] == "public_literals"
+
+
+PARITY = task(
+    {
+        "public": [{"input": "2\n", "output": "even\n"}, {"input": "4\n", "output": "even\n"}],
+        "hidden": [
+            {"input": "3\n", "output": "odd\n"},
+            {"input": "8\n", "output": "even\n"},
+            {"input": "7\n", "output": "odd\n"},
+        ],
+    }
+)
+
+
+def test_an_answer_whose_output_is_the_same_for_every_input_is_hardcoded_public() -> None:
+    verdict = code.grade(PARITY, answer("input()\nprint('even')"), {})
+    assert (verdict.status, verdict.reason) == ("suspect", "hardcoded_public")
+    assert verdict.details["hardcoded_public"] == "constant_output"
+    honest = "n = int(input())\nprint('even' if n % 2 == 0 or n == 7 else 'odd')"
+    verdict = code.grade(PARITY, answer(honest), {})
     assert (verdict.status, verdict.reason) == ("suspect", "hidden_tests")
+
+
+def test_call_based_lookup_table_and_honest_miss() -> None:
+    tests: dict[str, Any] = {
+        "fn_name": "sq",
+        "public": [{"args": [2], "output": 4}, {"args": [3], "output": 9}],
+        "hidden": [{"args": [5], "output": 25}, {"args": [6], "output": 36}],
+    }
+    table = code.grade(task(tests), answer("def sq(x):\n    return {2: 4, 3: 9}.get(x, 0)"), {})
+    assert (table.status, table.reason) == ("suspect", "hardcoded_public")
+    constant = code.grade(
+        task({**tests, "public": tests["public"][:1] * 2}), answer("def sq(x):\n    return 4"), {}
+    )
+    assert (constant.status, constant.reason) == ("suspect", "hardcoded_public")
+    honest = code.grade(task(tests), answer("def sq(x):\n    return x * x if x < 4 else x + x"), {})
+    assert (honest.status, honest.reason) == ("suspect", "hidden_tests")
+
+
+@pytest.fixture(params=["default", "reachable"])
+def grader_sandbox(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The grader's own sandbox, or one whose runs can reach the zygote (same uid, no
+    namespaces: what a machine without root or user namespaces gives)."""
+    if request.param == "default":
+        yield request.param
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox, "_pick_uid", lambda: None)
+        box = sandbox.Sandbox(sandbox.Limits(), namespaces=False)
+    monkeypatch.setattr(code, "_sandbox", box)
+    try:
+        yield request.param
+    finally:
+        box.close()
+
+
+def test_an_answer_that_signals_the_grader_fails_and_the_next_one_passes(
+    grader_sandbox: str,
+) -> None:
+    for sig in ("SIGINT", "SIGTERM", "SIGSTOP", "SIGKILL"):
+        hostile = (
+            f"import os, signal\ntry:\n    os.kill(os.getppid(), signal.{sig})\n"
+            "except OSError:\n    pass\na, b = map(int, input().split())\nprint(a + b)"
+        )
+        verdict = code.grade(SUM, answer(hostile), {})
+        # Refused (another uid), dropped (init of a PID namespace) or caught by the sandbox:
+        # never an error retried every night.
+        assert verdict.status != "error", (sig, verdict)
+        if verdict.status == "fail" or grader_sandbox == "reachable":
+            assert (verdict.status, verdict.reason) == ("fail", "signalled_sandbox"), (sig, verdict)
+        honest = code.grade(SUM, answer("a, b = map(int, input().split())\nprint(a + b)"), {})
+        assert honest.status == "pass", (sig, honest)
 
 
 def test_static_signal_on_a_full_pass_is_suspect() -> None:
@@ -209,7 +292,7 @@ def test_verdict_names_the_isolation_it_ran_under() -> None:
 
 
 def test_isolation_summary_lists_only_what_is_missing() -> None:
-    full = {
+    full: dict[str, bool | str] = {
         "network_namespace": True,
         "mount_namespace": True,
         "pid_namespace": True,
@@ -223,7 +306,7 @@ def test_isolation_summary_lists_only_what_is_missing() -> None:
     assert code.isolation_summary(full) == "zygote"
     rootless = {**full, "separate_user": False, "user_namespace": True}
     assert code.isolation_summary(rootless) == "zygote"
-    bare = {**dict.fromkeys(full, False), "method": "subprocess"}
+    bare: dict[str, bool | str] = {**dict.fromkeys(full, False), "method": "subprocess"}
     summary = code.isolation_summary(bare)
     assert summary.startswith("subprocess without network_namespace, mount_namespace")
     assert "separate_user" in summary and "user_namespace" not in summary

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from distill.grade.code_tests import CodeTest, UngradeableReference, parse_tests
+from distill.code_tests import CodeTest, UngradeableReference, parse_tests
 from distill.grade.compare import outputs_match, values_match
 from distill.grade.hacks import static_signals
 

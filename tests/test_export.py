@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.conftest import run_cli
+from factories import graded_row, read_jsonl, run_cli, write_jsonl
 
 KINDS = ("math", "code", "chat")
 
@@ -34,58 +33,20 @@ def task_row(i: int, kind: str, prompt: str | None = None) -> dict[str, Any]:
     }
 
 
-def sample_row(task: dict[str, Any], index: int, verdict: str, **over: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "task_id": task["id"],
-        "sample_index": index,
-        "teacher": over.pop("teacher", "r1"),
-        "request_key": f"k-{task['id']}-{index}",
-        "messages": [
-            {"role": "system", "content": "Be careful."},
-            {"role": "user", "content": task["prompt"]},
-        ],
-        "status": "ok",
-        "model": "sim-r1",
-        "reasoning": f"Reasoning for {task['id']} sample {index}.",
-        "reasoning_kind": "raw",
-        "content": f"The answer is {task['id']}-{index}.",
-        "finish_reason": "stop",
-        "verdict": {
-            "grader": "g",
-            "grader_version": "1",
-            "status": verdict,
-            "score": 1.0,
-            "reason": "r",
-            "details": {},
-        },
-    }
-    row.update(over)
-    return row
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 @pytest.fixture
 def graded(tmp_path: Path) -> tuple[Path, Path]:
     """24 tasks × 3 samples (pass, fail, pass) plus rows every export must drop."""
     tasks = [task_row(i, KINDS[i % 3]) for i in range(24)]
     samples = []
     for t in tasks:
-        samples += [sample_row(t, 0, "pass"), sample_row(t, 1, "fail"), sample_row(t, 2, "pass")]
+        samples += [graded_row(t, 0, "pass"), graded_row(t, 1, "fail"), graded_row(t, 2, "pass")]
     t0 = tasks[0]
     samples += [
-        sample_row(t0, 3, "pass", finish_reason="length"),
-        sample_row(t0, 4, "pass", status="error", content=""),
-        sample_row(t0, 5, "suspect"),
-        sample_row(t0, 6, "pass", reasoning=""),
-        sample_row(t0, 7, "pass", content="<think>leaked</think> 3"),
+        graded_row(t0, 3, "pass", finish_reason="length"),
+        graded_row(t0, 4, "pass", status="error", content=""),
+        graded_row(t0, 5, "suspect"),
+        graded_row(t0, 6, "pass", reasoning=""),
+        graded_row(t0, 7, "pass", content="<think>leaked</think> 3"),
     ]
     return (
         write_jsonl(tmp_path / "tasks.jsonl", tasks),
@@ -326,7 +287,7 @@ def test_weights_up_and_down_sample(tmp_path: Path) -> None:
         for t in tasks:
             t["id"] = f"{name}{t['id']}"
         inputs.append(
-            write_jsonl(tmp_path / f"{name}.jsonl", [sample_row(t, 0, "pass") for t in tasks])
+            write_jsonl(tmp_path / f"{name}.jsonl", [graded_row(t, 0, "pass") for t in tasks])
         )
     flags = [x for p in inputs for x in ("--input", str(p))]
     out = tmp_path / "out"
@@ -364,7 +325,7 @@ def test_deduplicate_exact_and_near(tmp_path: Path) -> None:
         task_row(2, "math", base + " carefully"),  # near duplicate
         task_row(3, "math", "An entirely different question about prime numbers below one hundred"),
     ]
-    samples = [sample_row(t, 0, "pass") for t in tasks] + [sample_row(tasks[3], 0, "pass")]
+    samples = [graded_row(t, 0, "pass") for t in tasks] + [graded_row(tasks[3], 0, "pass")]
     graded = (write_jsonl(tmp_path / "t.jsonl", tasks), write_jsonl(tmp_path / "g.jsonl", samples))
     train, _, m = export(tmp_path, graded, "--deduplicate", "--val-fraction", "0")
     assert len(train) == 2
@@ -474,8 +435,8 @@ def test_max_tokens_drops_and_counts_long_rows(tmp_path: Path, graded: tuple[Pat
     tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
     tok.save(str(tmp_path / "tokenizer.json"))
     long_task = task_row(99, "math")
-    samples = [sample_row(long_task, 0, "pass", reasoning="word " * 500)]
-    samples += [sample_row(task_row(i, "math"), 0, "pass") for i in range(5)]
+    samples = [graded_row(long_task, 0, "pass", reasoning="word " * 500)]
+    samples += [graded_row(task_row(i, "math"), 0, "pass") for i in range(5)]
     graded = (graded[0], write_jsonl(tmp_path / "g.jsonl", samples))
     train, _, m = export(
         tmp_path, graded, "--max-tokens", "200", "--tokenizer", str(tmp_path), "--val-fraction", "0"

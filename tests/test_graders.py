@@ -5,27 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from factories import make_sample, make_task
 
 from distill.grade import answer, merge, well_formed
-from distill.records import Sample, Task, Verdict
-
-
-def make_task(kind: str, reference: dict[str, Any], prompt: str = "question") -> Task:
-    return Task(id=f"{kind}-1", kind=kind, prompt=prompt, reference=reference)
-
-
-def make_sample(content: str, reasoning: str = "") -> Sample:
-    return Sample(
-        task_id="t",
-        sample_index=0,
-        teacher="sim",
-        request_key="k",
-        messages=[{"role": "user", "content": "question"}],
-        status="ok",
-        reasoning=reasoning,
-        reasoning_kind="raw" if reasoning else "none",
-        content=content,
-    )
+from distill.records import Verdict
 
 
 @pytest.mark.parametrize("module", [answer, merge, well_formed])
@@ -45,14 +28,14 @@ def grade_answer(content: str, expected: Any, **options: Any) -> Verdict:
     return answer.grade(make_task("math", {"answer": expected}), make_sample(content), options)
 
 
-def test_answer_last_box_wins() -> None:
+def test_answer_two_different_boxes_are_ambiguous() -> None:
     content = r"First guess \boxed{5}, but on reflection the answer is \boxed{7}."
-    verdict = grade_answer(content, "7")
-    assert verdict.status == "pass"
-    assert verdict.score == 1.0
+    verdict = grade_answer(content, "7")  # issue 13: not "last box wins"
+    assert (verdict.status, verdict.reason) == ("fail", "ambiguous_answer")
     assert verdict.details["extraction"] == "boxed"
-    assert verdict.details["extracted"] == "7"
     assert grade_answer(content, "5").status == "fail"
+    verdict = grade_answer(r"First guess \boxed{7}, checked: \boxed{7}.", "7")
+    assert (verdict.status, verdict.score, verdict.details["extracted"]) == ("pass", 1.0, "7")
 
 
 def test_answer_box_beats_anchor_and_numbers() -> None:

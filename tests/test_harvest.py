@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import read_jsonl, run_cli, sim_stats, write_config
+from factories import read_jsonl, run_cli, sim_stats, teacher_toml, write_config
 
 from distill.config import load_config
 from distill.harvest import run_harvest
+from distill.harvest.limits import LeakyBucket
+from distill.records import iter_samples
 from distill.sim import SimConfig, running_sim
 
 
-def _teacher(base_url: str, model: str, provider: str = "openai_compat", extra: str = "") -> str:
-    defaults = "" if "samples_per_task" in extra else "samples_per_task = 1\n"
-    defaults += "" if "timeout_s" in extra else "timeout_s = 5\n"
-    return f"""
-[teachers.t]
-provider = "{provider}"
-model = "{model}"
-base_url = "{base_url}"
-{defaults}{extra}
-[teachers.t.limits]
-max_in_flight = 8
-"""
+def _teacher(
+    base_url: str, model: str, provider: str = "openai_compat", extra: str = "", **options: Any
+) -> str:
+    """Teacher `t`: one sample a task, a 5 s deadline, 8 in flight, unless `options` say else."""
+    defaults: dict[str, Any] = {
+        "name": "t",
+        "samples_per_task": 1,
+        "timeout_s": 5,
+        "max_in_flight": 8,
+    }
+    return teacher_toml(
+        base_url, model=model, provider=provider, extra=extra, **(defaults | options)
+    )
 
 
 @pytest.mark.parametrize("model", ["sim-r1", "sim-vllm", "sim-think", "sim-think-noopen"])
@@ -84,7 +90,7 @@ def test_server_faults_are_retried_until_every_sample_is_ok(tmp_path: Path) -> N
         seed=3,
     )
     with running_sim(faults) as url:
-        teacher = _teacher(url, "sim-r1", extra="samples_per_task = 3\ntimeout_s = 1.0\n")
+        teacher = _teacher(url, "sim-r1", samples_per_task=3, timeout_s=1.0)
         path = write_config(tmp_path, url, teacher=teacher)
         # About 1 attempt in 3 meets a fault: 20 attempts make a sample that never gets through
         # (0.37^20) impossible in practice, even on a loaded machine where timeouts add up.
@@ -113,7 +119,7 @@ def test_429_pauses_and_retries(tmp_path: Path) -> None:
 
 def test_client_limit_avoids_429(tmp_path: Path) -> None:
     with running_sim(SimConfig(rpm=600, limit_window_s=1.0)) as url:
-        teacher = _teacher(url, "sim-r1") + "rpm = 420\n"  # margin for thread scheduling
+        teacher = _teacher(url, "sim-r1", limits="rpm = 420\n")  # margin for thread scheduling
         config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=teacher))
         run_harvest(config)
         assert sim_stats(url)["rate_limited"] == 0
@@ -177,7 +183,7 @@ def test_api_key_is_sent_but_never_written(tmp_path: Path) -> None:
 
 
 def test_dry_run_sends_nothing_and_estimates_cost(tmp_path: Path, sim: str) -> None:
-    teacher = _teacher(sim, "deepseek-reasoner", extra="samples_per_task = 2\n")
+    teacher = _teacher(sim, "deepseek-reasoner", samples_per_task=2)
     config = write_config(tmp_path, sim, kinds=("math",), teacher=teacher)
     result = run_cli("harvest", "-c", str(config), "--dry-run")
     assert result.returncode == 0, result.stderr
@@ -191,10 +197,8 @@ def test_dry_run_sends_nothing_and_estimates_cost(tmp_path: Path, sim: str) -> N
 def test_max_cost_stops_sending_new_requests(tmp_path: Path) -> None:
     price = "[teachers.t.price]\ninput = 1000.0\noutput = 1000.0\n"
     with running_sim(SimConfig()) as url:
-        teacher = _teacher(url, "sim-r1") + price
+        teacher = _teacher(url, "sim-r1", max_in_flight=1) + price
         config = write_config(tmp_path, url, kinds=("math",), teacher=teacher)
-        text = config.read_text().replace("max_in_flight = 8", "max_in_flight = 1")
-        config.write_text(text)
         result = run_cli("harvest", "-c", str(config), "--max-cost", "0.5", "--quiet")
         sent = sim_stats(url)["requests"]
     assert result.returncode == 0, result.stderr
@@ -205,12 +209,13 @@ def test_max_cost_stops_sending_new_requests(tmp_path: Path) -> None:
 
 def test_several_teachers_answer_the_same_tasks(tmp_path: Path) -> None:
     with running_sim(SimConfig(p_correct=1.0)) as url:
-        teachers = _teacher(url, "sim-r1").replace("[teachers.t", "[teachers.r1") + _teacher(
+        teachers = _teacher(url, "sim-r1", name="r1") + _teacher(
             url,
             "sim-claude",
             provider="anthropic",
             extra="thinking_budget = 1024\nmax_tokens = 4096\n",
-        ).replace("[teachers.t", "[teachers.claude")
+            name="claude",
+        )
         config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=teachers))
         rows = read_jsonl(run_harvest(config).samples_path)
         endpoints = sim_stats(url)["by_endpoint"]
@@ -222,7 +227,7 @@ def test_several_teachers_answer_the_same_tasks(tmp_path: Path) -> None:
 def test_keepalive_bytes_do_not_extend_the_deadline(tmp_path: Path) -> None:
     # DeepSeek keeps slow requests open with blank lines; the deadline must still hold.
     with running_sim(SimConfig(latency="3", keepalive_interval_s=0.1)) as url:
-        teacher = _teacher(url, "sim-r1", extra="timeout_s = 0.5\n")
+        teacher = _teacher(url, "sim-r1", timeout_s=0.5)
         config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=teacher))
         config = replace(config, harvest=replace(config.harvest, max_attempts=1))
         started = time.monotonic()
@@ -241,3 +246,102 @@ def test_keepalive_lines_before_the_answer_are_accepted(tmp_path: Path) -> None:
         )
         rows = read_jsonl(run_harvest(config).samples_path)
     assert {r["status"] for r in rows} == {"ok"}
+
+
+# --- one provider base, one error boundary, Sample records, the limiter's own bucket ----------
+
+PROVIDER_MODELS = [("openai_compat", "sim-r1"), ("anthropic", "sim-claude")]
+
+
+def _one_attempt(tmp_path: Path, url: str, provider: str, model: str) -> list[dict[str, Any]]:
+    teacher = _teacher(url, model, provider=provider)
+    config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=teacher))
+    config = replace(config, harvest=replace(config.harvest, max_attempts=1))
+    return read_jsonl(run_harvest(config).samples_path)
+
+
+@pytest.mark.parametrize(("provider", "model"), PROVIDER_MODELS)
+@pytest.mark.parametrize(
+    ("status", "error_type"), [(400, "RequestRejectedError"), (503, "TransientError")]
+)
+def test_both_providers_map_http_errors_alike(
+    tmp_path: Path, provider: str, model: str, status: int, error_type: str
+) -> None:
+    with running_sim(SimConfig(status_override=status)) as url:
+        rows = _one_attempt(tmp_path, url, provider, model)
+    assert len(rows) == 12
+    assert {(r["error"]["type"], r["error"]["kind"]) for r in rows} == {
+        (error_type, f"http_{status}")
+    }
+
+
+@pytest.mark.parametrize(("provider", "model"), PROVIDER_MODELS)
+def test_both_providers_report_a_refused_connection_alike(
+    tmp_path: Path, provider: str, model: str
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    rows = _one_attempt(tmp_path, f"http://127.0.0.1:{port}/v1", provider, model)
+    assert len(rows) == 12
+    assert {(r["error"]["type"], r["error"]["kind"]) for r in rows} == {
+        ("TransientError", "connection")
+    }
+    assert all("connection failed" in r["error"]["message"] for r in rows)
+
+
+def test_samples_file_rows_are_sample_records(tmp_path: Path) -> None:
+    # Ok rows and error rows alike are exactly what records.Sample writes, field for field.
+    with running_sim(SimConfig(fault_5xx=0.5, seed=5)) as url:
+        rows = _one_attempt(tmp_path, url, "openai_compat", "sim-r1")
+    path = tmp_path / "out" / "samples.jsonl"
+    assert {r["status"] for r in rows} == {"ok", "error"}
+    assert rows == [s.to_dict() for s in iter_samples(path)]
+
+
+def test_bucket_lets_a_burst_through_then_holds_the_rate() -> None:
+    bucket = LeakyBucket(capacity=5, per_second=10)
+
+    async def go() -> tuple[float, float]:
+        start = time.monotonic()
+        for _ in range(5):
+            await bucket.acquire(1)
+        burst = time.monotonic() - start
+        for _ in range(10):
+            await bucket.acquire(1)
+        return burst, time.monotonic() - start
+
+    burst, total = asyncio.run(go())
+    assert burst < 0.1  # the first five fit at once
+    assert total >= 0.9  # the next ten drain at 10/s
+
+
+def test_bucket_refund_gives_back_unused_tokens() -> None:
+    bucket = LeakyBucket(capacity=100, per_second=1)
+
+    async def go() -> None:
+        await bucket.acquire(100)
+        bucket.refund(100)
+        await asyncio.wait_for(bucket.acquire(100), 5)  # without the refund: 100 s
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(bucket.acquire(50), 0.2)
+        bucket.refund(60)  # the cancelled waiter above holds no turn and no charge
+        await asyncio.wait_for(bucket.acquire(50), 5)
+
+    asyncio.run(go())
+
+
+def test_bucket_serves_waiters_in_arrival_order() -> None:
+    bucket = LeakyBucket(capacity=10, per_second=100)
+    order: list[str] = []
+
+    async def take(name: str, amount: float) -> None:
+        await bucket.acquire(amount)
+        order.append(name)
+
+    async def go() -> None:
+        await bucket.acquire(10)  # full: both wait, the big charge first
+        await asyncio.gather(take("big", 10), take("small", 1))
+
+    asyncio.run(go())
+    assert order == ["big", "small"]

@@ -11,19 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import make_sample, write_jsonl
 
+from distill.code_tests import parse_tests
 from distill.errors import InputError
 from distill.grade import answer as answer_grader
 from distill.grade import code as code_grader
-from distill.grade.code_tests import parse_tests
 from distill.paths import example_task_files
 from distill.records import Sample, Task, read_tasks
 from distill.sources import ImportContext, import_files
-
-
-def write_jsonl(path: Path, rows: list[Any]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 def run(
@@ -33,12 +29,8 @@ def run(
     return import_files(fmt, [path], ctx), ctx
 
 
-def answer(content: str) -> Sample:
-    return Sample("t", 0, "t", "k", [], "ok", content=content, finish_reason="stop")
-
-
 def python(program: str) -> Sample:
-    return answer(f"```python\n{program}\n```\n")
+    return make_sample(f"```python\n{program}\n```\n")
 
 
 SUM_SOLUTION = "a, b = map(int, input().split())\nprint(a + b)"
@@ -236,7 +228,7 @@ def test_gsm8k_answers_after_the_hashes(tmp_path: Path) -> None:
         "solution": "3 + 1997 = <<3+1997=2000>>2000",
     }
     assert ctx.stats.bad == {"no '####' answer": 1}
-    verdict = answer_grader.grade(task, answer("So he has \\boxed{2000} apples."), {})
+    verdict = answer_grader.grade(task, make_sample("So he has \\boxed{2000} apples."), {})
     assert verdict.status == "pass"
 
 
@@ -264,7 +256,7 @@ def test_math_boxed_answers_and_explicit_answers(tmp_path: Path) -> None:
     assert first.meta == {"level": "Level 1", "topic": "Algebra"}
     assert second.reference["answer"] == "3" and second.meta["topic"] == "Counting"
     assert ctx.stats.bad == {"no \\boxed{} answer": 1}
-    assert answer_grader.grade(first, answer("\\boxed{0.5}"), {}).status == "pass"
+    assert answer_grader.grade(first, make_sample("\\boxed{0.5}"), {}).status == "pass"
 
 
 def test_math_one_json_file_per_problem_folder(tmp_path: Path) -> None:

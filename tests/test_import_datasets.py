@@ -9,16 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import write_jsonl
 
 from distill.cli import main
 from distill.errors import InputError
 from distill.records import Task, read_tasks
 from distill.sources import FORMATS, ImportContext, import_files
-
-
-def write_jsonl(path: Path, rows: list[Any]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 def run(

@@ -10,7 +10,19 @@ from typing import Any
 import pytest
 
 from distill.errors import InputError, RecordError
-from distill.jsonl import JsonlAppender, iter_jsonl, write_jsonl_atomic
+from distill.jsonl import (
+    MALFORMED,
+    NOT_AN_OBJECT,
+    NOT_UTF8,
+    BadLine,
+    JsonlAppender,
+    dumps_line,
+    dumps_line_fast,
+    iter_jsonl,
+    iter_lines,
+    parse_line,
+    write_jsonl_atomic,
+)
 
 
 def leftovers(directory: Path, keep: str) -> list[str]:
@@ -89,6 +101,87 @@ def test_directory_is_an_input_error(tmp_path: Path) -> None:
     assert str(tmp_path) in str(info.value)
 
 
+def test_the_reader_is_exact_for_values_orjson_cannot_hold(tmp_path: Path) -> None:
+    # orjson turns ints past 64 bits into floats and refuses NaN; tasks and samples keep both.
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"big": 123456789012345678901234567890}\n{"x": NaN}\n', encoding="utf-8")
+    rows = [obj for _, obj in iter_jsonl(path)]
+    assert rows[0] == {"big": 123456789012345678901234567890}
+    assert rows[1]["x"] != rows[1]["x"]  # NaN
+
+
+def test_the_fast_parser_matches_the_standard_one_on_ordinary_rows() -> None:
+    raw = '{"a": 1, "b": "é \\u2028 \\ud83d\\ude00", "c": [1.5e-05, null, true], "d": {}}'
+    assert parse_line(raw, "x", 1, fast=True) == parse_line(raw, "x", 1) == json.loads(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (b'{"x": NaN}', "malformed JSON (NaN, Infinity or an unpaired surrogate, which export "
+                        "refuses)"),
+        (b'{"a": 1,}', "malformed JSON (Expecting property name enclosed in double quotes at "
+                       "column 9)"),
+        (b'{"a": "\xff"}', "not valid UTF-8"),
+    ],
+)  # fmt: skip
+def test_the_fast_parser_names_what_it_refuses(raw: bytes, problem: str) -> None:
+    with pytest.raises(BadLine) as info:
+        parse_line(raw, "graded.jsonl", 3, fast=True)
+    assert str(info.value) == f"graded.jsonl:3: {problem}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "problem"),
+    [
+        (b'{"a": 1,}', MALFORMED, "malformed JSON (Expecting property name enclosed in double "
+                                  "quotes at column 9)"),
+        (b"[1]", NOT_AN_OBJECT, "expected a JSON object, got list"),
+        (b'{"a": "\xff"}', NOT_UTF8, "not valid UTF-8"),
+        ('{"a": 1', MALFORMED, "malformed JSON (Expecting ',' delimiter at column 8)"),
+    ],
+)  # fmt: skip
+def test_parse_line_names_the_reason_and_the_place(
+    raw: bytes | str, reason: str, problem: str
+) -> None:
+    with pytest.raises(BadLine) as info:
+        parse_line(raw, "data/x.jsonl", 7)
+    assert isinstance(info.value, RecordError)
+    assert (info.value.reason, info.value.problem) == (reason, problem)
+    assert str(info.value) == f"data/x.jsonl:7: {problem}"
+
+
+def test_parse_line_takes_text_and_bytes_alike() -> None:
+    assert parse_line('{"a": "é"}\n', "x", 1) == parse_line('{"a": "é"}\n'.encode(), "x", 1)
+
+
+def test_iter_lines_offsets_seek_back_to_each_line(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"a": 1}\n\n{"b": "é"}\n{"c": 3}', encoding="utf-8")
+    lines = list(iter_lines(path))
+    assert [n for n, _, _ in lines] == [1, 3, 4]
+    with path.open("rb") as handle:
+        for _, offset, raw in lines:
+            handle.seek(offset)
+            assert handle.read(len(raw)) == raw
+
+
+def test_iter_lines_adds_the_hint_to_an_open_error(tmp_path: Path) -> None:
+    path = tmp_path / "missing.jsonl"
+    with pytest.raises(InputError) as info:
+        list(iter_lines(path, hint="check export.inputs"))
+    assert str(info.value) == f"{path}: no such file; check export.inputs"
+
+
+def test_on_bad_skips_bad_lines_and_sees_each_one(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(b'{"a": 1}\n[2]\n{"b": 2}\n{"torn": \n')
+    seen: list[tuple[int, str]] = []
+    rows = list(iter_jsonl(path, on_bad=lambda bad: seen.append((bad.line, bad.reason))))
+    assert rows == [(1, {"a": 1}), (3, {"b": 2})]
+    assert seen == [(2, NOT_AN_OBJECT), (4, MALFORMED)]
+
+
 # --- atomic writes ------------------------------------------------------------------------
 
 
@@ -158,6 +251,27 @@ def test_write_jsonl_atomic_unserialisable_row_keeps_the_old_file(tmp_path: Path
         write_jsonl_atomic(path, [{"ok": 1}, {"bad": object()}])
     assert path.read_text(encoding="utf-8") == '{"old": 1}\n'
     assert leftovers(tmp_path, "out.jsonl") == []
+
+
+ROWS: list[dict[str, Any]] = [
+    {"a": 1, "b": "é 日本 \u2028", "c": [1, 2.5, None, True], "d": {"e": 'x\ny"z'}},
+    {"big": 2**70, "neg": -3, "empty": {}, "s": "</think>"},
+]
+
+
+def test_the_fast_writer_writes_the_bytes_the_standard_one_does() -> None:
+    for row in ROWS:
+        assert dumps_line_fast(row) == dumps_line(row)
+        assert json.loads(dumps_line_fast(row)) == row
+
+
+def test_write_jsonl_atomic_fast_reads_back_the_same_rows(tmp_path: Path) -> None:
+    fast, plain = tmp_path / "fast.jsonl", tmp_path / "plain.jsonl"
+    assert write_jsonl_atomic(fast, ROWS, fast=True) == 2
+    write_jsonl_atomic(plain, ROWS)
+    assert fast.read_bytes() == plain.read_bytes()
+    assert [obj for _, obj in iter_jsonl(fast)] == ROWS
+    assert leftovers(tmp_path, "fast.jsonl") == ["plain.jsonl"]
 
 
 # --- appending ----------------------------------------------------------------------------

@@ -214,7 +214,8 @@ def test_mined_tasks_render_and_grade_like_the_bundled_examples(repo: Path) -> N
 def test_globs_since_and_commit_cap(repo: Path) -> None:
     tasks, ctx = mine(repo, include=("*.py", "*.go"))
     assert sorted(by_path(tasks)) == ["server/handler.go", "src/calc.py"]
-    assert ctx.stats.skipped["file outside --include/--exclude"] == 4  # with clean.txt
+    # conflicted files only: git merges clean.txt without a conflict
+    assert ctx.stats.skipped["file outside --include/--exclude"] == 3
 
     tasks, _ = mine(repo, exclude=("docs/*", "*.yaml"))
     assert sorted(by_path(tasks)) == ["server/handler.go", "src/calc.py"]
@@ -235,10 +236,13 @@ def test_size_limits_drop_and_count(repo: Path) -> None:
     tasks, ctx = mine(repo, limits=Limits(max_hunk_lines=3))
     # the yaml hunk has 1 + 1 + 2 lines; the others 3 at most
     assert sorted(by_path(tasks)) == ["docs/notes.md", "server/handler.go", "src/calc.py"]
-    assert ctx.stats.skipped["hunk too long"] == 1
-    tasks, ctx = mine(repo, limits=Limits(max_prompt_chars=60))
-    assert ctx.stats.skipped["prompt too long"] >= 2
-    assert all(len(t.prompt or "") <= 60 for t in tasks)
+    assert ctx.stats.skipped["hunk over --max-hunk-lines"] == 1
+    tasks, ctx = mine(repo, limits=Limits(max_prompt_tokens=30))
+    assert ctx.stats.skipped["prompt over --max-prompt-tokens"] >= 2
+    assert tasks and all(len(t.prompt or "") <= 120 for t in tasks)  # 30 tokens: 120 chars
+    tasks, ctx = mine(repo, limits=Limits(max_resolution_tokens=10))
+    assert ctx.stats.skipped["resolution over --max-resolution-tokens"] >= 2
+    assert all(len(t.reference["resolution"]) <= 40 for t in tasks)
 
 
 def test_the_repository_is_never_modified(repo: Path) -> None:
@@ -304,7 +308,7 @@ def test_files_that_cannot_be_mined_are_skipped_and_counted(tmp_path: Path) -> N
     git(repo, "init", "-q", "-b", "main")
     commit_file(repo, "README", "hello\n", "init", "2020-01-01T12:00:00")
     date = "2020-02-01T12:00:00"
-    # a binary file, and a file whose text already has a marker-like line
+    # a binary file, and a file whose text already has a marker-like line (mined all the same)
     merge_case(repo, "blob.bin", "a\0b\n", "a\0c\n", "a\0d\n", "a\0e\n", date)
     merge_case(
         repo,
@@ -338,11 +342,21 @@ def test_files_that_cannot_be_mined_are_skipped_and_counted(tmp_path: Path) -> N
     git(repo, "commit", "-q", "--no-edit", date=date)
 
     tasks, ctx = mine(repo)
-    assert tasks == []
+    assert [t.meta["path"] for t in tasks] == ["doc.rst"]
+    assert tasks[0].reference["resolution"] == "Title\n=======\n\nboth\n"
     assert ctx.stats.extra["merge commits walked"] == 4
     assert dict(ctx.stats.skipped) == {
         "binary file": 1,
-        "conflict-marker-like lines in the file": 1,
         "context changed in the merge": 1,
-        "file deleted on one side": 1,
+        "modify/delete conflict": 1,
     }
+    # the per-file fallback (git < 2.38) counts the same drops
+    assert dict(mine(repo, engine="merge-file")[1].stats.skipped) == dict(ctx.stats.skipped)
+
+
+def test_a_conflict_holding_fences_gets_a_longer_prompt_fence() -> None:
+    # A Markdown conflict with ``` lines must not close the prompt's own fence early.
+    prompt = "# Docs\n<<<<<<< ours\n```python\nx = 1\n```\n=======\n````\nraw\n````\n>>>>>>> theirs\n"
+    task = Task(id="m1", kind="merge", prompt=prompt, meta={"language": "markdown"})
+    text = PromptRenderer(PromptLibrary.load(), PromptsConfig()).messages(task)[-1]["content"]
+    assert f"`````markdown\n{prompt}\n`````" in text

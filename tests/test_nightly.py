@@ -3,40 +3,45 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
+from factories import (
+    EXAMPLES,
+    ROOT,
+    cache_entries,
+    comparable_rows,
+    descendants,
+    kill,
+    read_jsonl,
+    run_cli,
+    sim_stats,
+    start_cli,
+    wait_for,
+    write_config,
+    write_jsonl,
+)
+
 from distill.sim import SimConfig, running_sim
-from tests.conftest import EXAMPLES, ROOT, read_jsonl, run_cli, sim_stats, write_config
 
-
-def start_run(config: Path, *flags: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "distill", "run", "-c", str(config), "--quiet", *flags],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
-    )  # fmt: skip
-
-
-def wait_for(predicate: object, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
+# A code task whose right answer takes 2 s to run (1 s a test): grading is slow enough to be
+# caught mid-stage on any machine.
+SLOW_TASK = {
+    "id": "code-slow",
+    "kind": "code",
+    "prompt": "Slow echo\n\nRead one line and print it back, after a pause.",
+    "reference": {
+        "tests": {"public": [{"input": "a\n", "output": "a\n"}],
+                  "hidden": [{"input": "b\n", "output": "b\n"}]},
+        "solution": "import time\n\ntime.sleep(1.0)\nprint(input())\n",
+    },
+    "meta": {"language": "python", "time_limit_s": 2},
+}  # fmt: skip
 
 
 def outputs(out: Path) -> dict[str, object]:
     """The splits byte for byte; graded rows without what differs between any two runs."""
-    graded = read_jsonl(out / "graded.jsonl")
-    for row in graded:  # arrival time, latency and grading time differ run to run
-        del row["created_at"], row["latency_s"]
-        row["verdict"]["details"].pop("time_s", None)
+    graded = comparable_rows(out / "graded.jsonl")
     splits = {name: (out / name).read_bytes() for name in ("train.jsonl", "val.jsonl")}
     return {"graded": graded, **splits}
 
@@ -74,10 +79,11 @@ def test_two_runs_on_one_directory_one_runs_one_exits_locked(tmp_path: Path) -> 
     with running_sim(SimConfig(seed=3, latency="uniform:0.2,0.4")) as url:
         config = write_config(tmp_path, url)
         lock = tmp_path / "out" / ".distill.lock"
-        first = start_run(config)
-        wait_for(lambda: lock.exists() and lock.read_text().strip())
+        first = start_cli("run", "-c", str(config), "--quiet")
+        wait_for(lambda: lock.exists() and lock.read_text().strip(), "the lock", process=first)
         second = run_cli("run", "-c", str(config), "--quiet")
-        assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
+        _, stderr = first.communicate(timeout=120)
+        assert first.returncode == 0, stderr
     assert second.returncode == 4
     lines = second.stderr.strip().splitlines()
     assert len(lines) == 1 and "another distill run is writing here (run " in lines[0]
@@ -99,30 +105,63 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(tmp_path: Path, sim: str) -> 
     assert "taking over the lock left by run old" in (out / "runs" / run_id / "run.log").read_text()
 
 
+def _logs(out: Path) -> dict[Path, str]:
+    return {p: p.read_text() for p in out.glob("runs/*/run.log")}
+
+
 def test_killed_mid_harvest_and_mid_grade_then_rerun_gives_identical_outputs(
     tmp_path: Path,
 ) -> None:
-    with running_sim(SimConfig(seed=5, latency="uniform:0.05,0.15")) as url:
-        kinds = ("math", "code", "merge")
+    slow = write_jsonl(tmp_path / "slow.jsonl", [SLOW_TASK])
+    tasks = [EXAMPLES["math"], EXAMPLES["code"], EXAMPLES["merge"], slow]
+    planned = (12 + 10 + 6 + 1) * 2
+    # Answers of 0.1-0.3 s, 16 at a time: about a second of harvest to land a kill in.
+    sim = SimConfig(seed=5, latency="uniform:0.1,0.3", task_files=tuple(map(str, tasks)))
+    with running_sim(sim) as url:
         for d in ("reference", "killed"):
             (tmp_path / d).mkdir()
-        reference = write_config(tmp_path / "reference", url, kinds=kinds)
+        reference = write_config(tmp_path / "reference", url, tasks=tasks)
         assert run_cli("run", "-c", str(reference), "--quiet").returncode == 0
+        graded = read_jsonl(tmp_path / "reference" / "out" / "graded.jsonl")
+        assert len(graded) == planned
+        slow_rows = [r for r in graded if r["task_id"] == "code-slow"]
+        assert any(r["verdict"]["status"] == "pass" for r in slow_rows)  # a slow one ran
+        before = sim_stats(url)["requests"]
 
-        config = write_config(tmp_path / "killed", url, kinds=kinds)
+        config = write_config(tmp_path / "killed", url, tasks=tasks)
         out = tmp_path / "killed" / "out"
-        for stage in ("harvest", "grade"):
-            process = start_run(config)
-            wait_for(
-                lambda stage=stage: any(
-                    f"{stage}: started" in p.read_text() for p in out.glob("runs/*/run.log")
-                )
-            )
-            time.sleep(0.3 if stage == "harvest" else 0.1)
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
+        harvest_cache = tmp_path / "killed" / "cache" / "harvest"
+
+        # Mid-harvest: some answers are cached, not all; the stage wrote nothing yet.
+        process = start_cli("run", "-c", str(config), "--quiet")
+        wait_for(lambda: cache_entries(harvest_cache) >= 8, "8 answers cached", process=process)
+        kill(process)
+        assert 8 <= cache_entries(harvest_cache) < planned
+        assert not (out / "samples.jsonl").exists()
+        assert not any("harvest: done" in text for text in _logs(out).values())
+
+        # Mid-grade: the harvest finished in this run and the graders are at work (the pool or
+        # the sandbox is up); the stage wrote nothing yet.
+        old = set(_logs(out))
+        process = start_cli("run", "-c", str(config), "--quiet")
+
+        def grading() -> bool:
+            new = [text for p, text in _logs(out).items() if p not in old]
+            return bool(new) and "grade: started" in new[0] and bool(descendants(process.pid))
+
+        wait_for(grading, "the graders at work", process=process)
+        kill(process)
+        assert (out / "samples.jsonl").exists()
+        assert not (out / "graded.jsonl").exists()
+        assert not any("grade: done" in text for text in _logs(out).values())
+        assert cache_entries(harvest_cache) == planned
+        sent_before_rerun = sim_stats(url)["requests"]
+
         result = run_cli("run", "-c", str(config), "--quiet")
         assert result.returncode == 0, result.stderr
+        # The rerun sends nothing: only the answers in flight at the first kill were paid twice.
+        assert sim_stats(url)["requests"] == sent_before_rerun
+        assert planned <= sent_before_rerun - before <= planned + 16  # max_in_flight
     assert outputs(out) == outputs(tmp_path / "reference" / "out")
 
 
@@ -131,12 +170,12 @@ def test_a_second_night_with_ten_percent_new_tasks_sends_only_their_requests(
 ) -> None:
     tasks = read_jsonl(EXAMPLES["math"]) + read_jsonl(EXAMPLES["chat"])  # 22 tasks
     first_night = tmp_path / "tasks.jsonl"
-    first_night.write_text("".join(json.dumps(t) + "\n" for t in tasks[:20]))
+    write_jsonl(first_night, tasks[:20])
     with running_sim(SimConfig(seed=9)) as url:
         config = write_config(tmp_path, url, tasks=[first_night])
         assert run_cli("run", "-c", str(config), "--quiet").returncode == 0
         before = sim_stats(url)["requests"]
-        first_night.write_text("".join(json.dumps(t) + "\n" for t in tasks))  # 2 new: 10 %
+        write_jsonl(first_night, tasks)  # 2 new: 10 %
         assert run_cli("run", "-c", str(config), "--quiet").returncode == 0
         sent = sim_stats(url)["requests"] - before
     assert sent == 2 * 2  # 2 new tasks × samples_per_task 2

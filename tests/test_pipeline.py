@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import read_jsonl, run_cli, sim_stats, write_config
+from factories import read_jsonl, run_cli, sim_stats, write_config
 
-from distill.export.thinking import assistant_text
+from distill.reasoning import assistant_text
 
 
 def _outputs(out: Path) -> dict[str, bytes]:

@@ -1,4 +1,4 @@
-"""harvest.reasoning (where each teacher puts its reasoning) and harvest.limits (reset parsing,
+"""distill.reasoning (where each teacher puts its reasoning) and harvest.limits (reset parsing,
 header-driven pauses)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from distill.config import Limits
 from distill.harvest.limits import TeacherLimiter, estimate_tokens, parse_reset
-from distill.harvest.reasoning import (
+from distill.reasoning import (
     from_anthropic_blocks,
     from_openai_message,
     split_inline_think,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import write_jsonl
 
 from distill.errors import RecordError
 from distill.paths import example_task_files
@@ -22,12 +23,6 @@ from distill.records import (
     sample_from_dict,
     task_from_dict,
 )
-
-
-def write_lines(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
 
 # --- tasks --------------------------------------------------------------------------------
 
@@ -81,7 +76,7 @@ def test_read_tasks_happy_path_keeps_order_kinds_reference_and_meta(tmp_path: Pa
             "meta": {"x": 1},
         },
     ]
-    tasks = read_tasks([write_lines(tmp_path / "t.jsonl", rows)])
+    tasks = read_tasks([write_jsonl(tmp_path / "t.jsonl", rows)])
     assert [t.id for t in tasks] == ["m1", "g1", "c1"]
     assert [t.kind for t in tasks] == ["math", "merge", "chat"]
     assert tasks[0].reference == {"answer": "4"}
@@ -91,13 +86,13 @@ def test_read_tasks_happy_path_keeps_order_kinds_reference_and_meta(tmp_path: Pa
 
 
 def test_read_tasks_across_two_files(tmp_path: Path) -> None:
-    a = write_lines(tmp_path / "a.jsonl", [{"id": "a1", "kind": "chat", "prompt": "x"}])
-    b = write_lines(tmp_path / "b.jsonl", [{"id": "b1", "kind": "chat", "prompt": "y"}])
+    a = write_jsonl(tmp_path / "a.jsonl", [{"id": "a1", "kind": "chat", "prompt": "x"}])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"id": "b1", "kind": "chat", "prompt": "y"}])
     assert [t.id for t in read_tasks([a, str(b)])] == ["a1", "b1"]
 
 
 def test_unknown_field_suggests_the_near_one(tmp_path: Path) -> None:
-    path = write_lines(
+    path = write_jsonl(
         tmp_path / "t.jsonl",
         [
             {"id": "ok", "kind": "chat", "prompt": "x"},
@@ -120,7 +115,7 @@ def test_unknown_field_far_from_any_has_no_hint() -> None:
 
 
 def test_missing_id(tmp_path: Path) -> None:
-    path = write_lines(tmp_path / "t.jsonl", [{"kind": "math", "prompt": "x"}])
+    path = write_jsonl(tmp_path / "t.jsonl", [{"kind": "math", "prompt": "x"}])
     with pytest.raises(RecordError) as info:
         read_tasks([path])
     assert str(info.value) == f"{path}:1: task is missing 'id'"
@@ -171,11 +166,11 @@ def test_null_for_a_non_optional_field_is_rejected(key: str) -> None:
 
 
 def test_duplicate_ids_across_two_files_name_both_places(tmp_path: Path) -> None:
-    first = write_lines(
+    first = write_jsonl(
         tmp_path / "first.jsonl",
         [{"id": "a", "kind": "chat", "prompt": "x"}, {"id": "dup", "kind": "chat", "prompt": "y"}],
     )
-    second = write_lines(
+    second = write_jsonl(
         tmp_path / "second.jsonl",
         [
             {"id": "b", "kind": "chat", "prompt": "x"},
@@ -191,7 +186,7 @@ def test_duplicate_ids_across_two_files_name_both_places(tmp_path: Path) -> None
 
 
 def test_duplicate_id_within_one_file(tmp_path: Path) -> None:
-    path = write_lines(
+    path = write_jsonl(
         tmp_path / "t.jsonl",
         [{"id": "x", "kind": "chat", "prompt": "a"}, {"id": "x", "kind": "chat", "prompt": "b"}],
     )
@@ -200,7 +195,7 @@ def test_duplicate_id_within_one_file(tmp_path: Path) -> None:
 
 
 def test_newer_schema_version_is_rejected(tmp_path: Path) -> None:
-    path = write_lines(
+    path = write_jsonl(
         tmp_path / "t.jsonl",
         [{"schema_version": SCHEMA_VERSION + 1, "id": "a", "kind": "chat", "prompt": "x"}],
     )
@@ -289,7 +284,7 @@ def test_error_sample_round_trip() -> None:
 
 def test_iter_samples_reads_a_written_file(tmp_path: Path) -> None:
     samples = [make_sample(), make_sample(Verdict("answer", "1", "fail", reason="wrong_answer"))]
-    path = write_lines(tmp_path / "s.jsonl", [s.to_dict() for s in samples])
+    path = write_jsonl(tmp_path / "s.jsonl", [s.to_dict() for s in samples])
     assert list(iter_samples(path)) == samples
 
 
@@ -311,7 +306,7 @@ def test_sample_minimal_gets_defaults() -> None:
 
 def test_sample_bad_status(tmp_path: Path) -> None:
     row = make_sample().to_dict() | {"status": "done"}
-    path = write_lines(tmp_path / "s.jsonl", [row])
+    path = write_jsonl(tmp_path / "s.jsonl", [row])
     with pytest.raises(RecordError) as info:
         list(iter_samples(path))
     assert str(info.value).startswith(f"{path}:1: sample status must be one of")

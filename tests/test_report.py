@@ -14,13 +14,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import read_jsonl, run_cli
+from factories import read_jsonl, run_cli
 from report_helpers import FATAL_ERROR, KINDS, TEACHERS, Built, build_output
 from rich.console import Console
 
+from distill.cli.console import status_tables
 from distill.report.data import load
 from distill.report.html import render
-from distill.report.status import status_tables
 from distill.report.summary import overview
 
 WIDE = {"COLUMNS": "200"}  # rich wraps at 80 columns when stdout is not a terminal

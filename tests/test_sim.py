@@ -26,7 +26,7 @@ from distill.sim import (
     running_sim,
     sim_process,
 )
-from distill.sim_answers import TaskIndex, generate_answer, ours_only, wrong_math_answer
+from distill.sim.answers import TaskIndex, generate_answer, ours_only, wrong_math_answer
 
 MATH_PROMPT = "What is 6 times 7?"
 CONFLICT = (

@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cli
+from factories import ROOT, run_cli, write_jsonl
 
 from distill.config import load_config
 from distill.errors import ConfigError, InputError, RecordError
-from distill.export.thinking import assistant_text
+from distill.reasoning import assistant_text
 from distill.train.data import (
     FIELD,
     DataReport,
@@ -51,36 +51,34 @@ def _row(user: str, answer: str, reasoning: str = "", inline: bool = True) -> di
     return {"messages": [{"role": "user", "content": user}, assistant]}
 
 
-def _write(path: Path, rows: list[dict[str, object]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
 def test_missing_and_malformed_splits_name_the_place_and_the_fix(tmp_path: Path) -> None:
     config = load_config(_config(tmp_path))
     with pytest.raises(
         InputError, match=r"out/train.jsonl: no such split file; run `distill export"
     ):
         read_split(train_files(config)[0], config)
-    bad = _write(
+    bad = write_jsonl(
         tmp_path / "out" / "train.jsonl", [_row("q", "a"), {"prompt": "q", "completion": "a"}]
     )
     with pytest.raises(
         RecordError, match=r"train.jsonl:2: train reads `messages` rows .*completion"
     ):
         read_split(bad, config)
-    _write(bad, [{"messages": [{"role": "user", "content": "q"}]}])
+    write_jsonl(bad, [{"messages": [{"role": "user", "content": "q"}]}])
     with pytest.raises(RecordError, match="must end with an assistant turn"):
         read_split(bad, config)
     with pytest.raises(ConfigError, match=r'export\.file_format = "jsonl"'):
-        read_split(_write(tmp_path / "out" / "train.parquet", []), config)
+        read_split(write_jsonl(tmp_path / "out" / "train.parquet", []), config)
 
 
 def test_dataset_weights_up_and_down_sample_like_export(tmp_path: Path) -> None:
     plain = load_config(_config(tmp_path))
-    a_rows = read_split(_write(tmp_path / "a.jsonl", [_row(f"a{i}", "x") for i in range(4)]), plain)
-    b_rows = read_split(_write(tmp_path / "b.jsonl", [_row(f"b{i}", "y") for i in range(8)]), plain)
+    a_rows = read_split(
+        write_jsonl(tmp_path / "a.jsonl", [_row(f"a{i}", "x") for i in range(4)]), plain
+    )
+    b_rows = read_split(
+        write_jsonl(tmp_path / "b.jsonl", [_row(f"b{i}", "y") for i in range(8)]), plain
+    )
     small = [(Path("a"), a_rows)]
     config = load_config(
         _config(tmp_path, 'datasets = ["a.jsonl", "b.jsonl"]\ndataset_weights = [3, 1]')
@@ -147,8 +145,7 @@ def test_train_settings_are_validated_with_the_key(tmp_path: Path) -> None:
 
 
 def test_flags_become_config_keys_with_paths_from_the_cwd(tmp_path: Path) -> None:
-    from distill.cli_flags import flag_overrides
-    from distill.cli_train import TRAIN_FLAGS
+    from distill.cli.flags import TRAIN_FLAGS, flag_overrides
 
     args = argparse.Namespace(
         base_model="Qwen/Qwen2.5-0.5B-Instruct",  # a hub id stays as it is
@@ -179,7 +176,7 @@ def test_without_the_train_extra_one_line_says_what_to_install(tmp_path: Path) -
     shim.mkdir(parents=True)
     (shim / "__init__.py").write_text("raise ImportError(\"No module named 'torch'\")\n")
     (tmp_path / "tasks.jsonl").write_text("")
-    _write(tmp_path / "out" / "train.jsonl", [_row("q", "a")])
+    write_jsonl(tmp_path / "out" / "train.jsonl", [_row("q", "a")])
     (tmp_path / "base").mkdir()
     env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "shim"), str(ROOT)])}
     config = _config(tmp_path)

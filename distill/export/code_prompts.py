@@ -11,10 +11,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from distill.code_tests import render_tests
 from distill.config import ExportConfig
 from distill.prompts import PromptLibrary, Template, render_problem
 from distill.records import Task
-from distill.test_formats import render_tests
 
 
 @dataclass(frozen=True)

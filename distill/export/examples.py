@@ -1,23 +1,20 @@
 """Read export inputs line by line into one shape, `Example`, whatever they were written as.
 
 Inputs are distill's graded samples, or ready-made datasets in the formats export writes
-(`messages`, `prompt`/`completion`, alpaca, ShareGPT). Lines are read with their byte offsets so
-the second pass can seek straight back to a selected row instead of holding rows in memory.
+(`messages`, `prompt`/`completion`, alpaca, ShareGPT). Lines come from distill.jsonl with their
+byte offsets, so the second pass seeks straight back to a selected row instead of holding rows.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import orjson
-
-from distill.errors import InputError, RecordError
-from distill.harvest.reasoning import split_inline_think
+from distill.code_tests import UngradeableReference, parse_tests
+from distill.errors import RecordError
 from distill.keys import content_hash
+from distill.reasoning import split_inline_think
 from distill.records import Sample, Task, Usage, Verdict, sample_from_dict
 
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
@@ -43,36 +40,6 @@ class Example:
     test_cases: int = 0
     task: Task | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
-    """(line number, byte offset, raw line) for each non-blank line."""
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror}); check export.inputs") from None
-    with handle:
-        offset = 0
-        for line_no, raw in enumerate(handle, start=1):
-            if raw.strip():
-                yield line_no, offset, raw
-            offset += len(raw)
-
-
-def parse_line(raw: bytes, where: tuple[str, int]) -> dict[str, Any]:
-    try:
-        value = orjson.loads(raw)  # twice as fast as json here: export parses every row twice
-    except orjson.JSONDecodeError:
-        try:  # the standard parser says what is wrong in words a user can act on
-            json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise RecordError(*where, "not valid UTF-8") from None
-        except json.JSONDecodeError as exc:
-            raise RecordError(*where, f"malformed JSON ({exc.msg} at column {exc.colno})") from None
-        raise RecordError(*where, "malformed JSON") from None
-    if not isinstance(value, dict):
-        raise RecordError(*where, f"expected a JSON object, got {type(value).__name__}")
-    return value
 
 
 def to_example(
@@ -138,8 +105,6 @@ def _trusted_sample(row: dict[str, Any]) -> Sample:
 
 
 def _count_tests(task: Task) -> int:
-    from distill.grade.code_tests import UngradeableReference, parse_tests
-
     try:
         return parse_tests(task.reference).total
     except UngradeableReference:

@@ -16,7 +16,7 @@ from typing import Any
 
 from distill.config import ExportConfig
 from distill.export.examples import Example
-from distill.export.thinking import assistant_text
+from distill.reasoning import assistant_text
 
 
 def assistant_message(ex: Example, settings: ExportConfig) -> dict[str, Any]:

@@ -20,18 +20,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from distill import __version__
+from distill import __version__, mixing
 from distill.config import Config, ExportConfig
 from distill.errors import ConfigError, InputError
-from distill.export import formats, mixing
+from distill.export import formats
 from distill.export.code_prompts import CodePrompts
 from distill.export.dedup import NearDuplicates, normalise, prompt_key
-from distill.export.examples import Example, iter_lines, parse_line, to_example
+from distill.export.examples import Example, to_example
 from distill.export.select import NEGATIVE, drop_reason, wanted_statuses
-from distill.export.thinking import basic_reasoning
 from distill.export.writers import SUFFIX, write_rows
-from distill.jsonl import write_text_atomic
+from distill.jsonl import iter_lines, parse_line, write_text_atomic
 from distill.prompts import PromptLibrary
+from distill.reasoning import basic_reasoning
 from distill.records import Task, read_tasks
 
 
@@ -186,12 +186,12 @@ def _first_pass(ctx: _Context) -> list[list[Entry]]:
     per_input: list[list[Entry]] = []
     for index, path in enumerate(ctx.inputs):
         kept: list[Entry] = []
-        for line_no, offset, raw in iter_lines(path):
+        for line_no, offset, raw in iter_lines(path, hint="check export.inputs"):
             ctx.counts["input_rows"][str(index)] += 1
             ex = _prepare(
                 ctx,
                 to_example(
-                    parse_line(raw, (str(path), line_no)),
+                    parse_line(raw, str(path), line_no, fast=True),
                     (str(path), line_no),
                     ctx.tasks,
                     ctx.temperatures,
@@ -325,7 +325,7 @@ def _read(ctx: _Context, handles: list[Any], e: Entry) -> Example:
     handle = handles[e.input]
     handle.seek(e.offset)
     where = (str(ctx.inputs[e.input]), e.line)
-    row = parse_line(handle.read(e.length), where)
+    row = parse_line(handle.read(e.length), *where, fast=True)
     ex = to_example(row, where, ctx.tasks, ctx.temperatures, validate=False)
     return _prepare(ctx, ex)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from distill.config import ExportConfig
 from distill.export.examples import Example
-from distill.export.thinking import has_stray_tags
+from distill.reasoning import has_stray_tags
 
 PAIRED = ("dpo", "kto")  # formats that need failing samples too
 NEGATIVE = ("fail", "suspect")  # a failing answer or a hack: what a preference pair rejects

@@ -14,30 +14,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from distill.errors import ConfigError
-from distill.jsonl import write_atomic
+from distill.jsonl import iter_jsonl, write_atomic, write_jsonl_atomic
 
 SUFFIX = {"jsonl": ".jsonl", "parquet": ".parquet", "csv": ".csv"}
 
 
 def write_rows(path: Path, rows: Iterable[dict[str, Any]], file_format: str) -> int:
-    count = 0
-
-    def write(handle: IO[str]) -> None:
-        nonlocal count
-        for row in rows:
-            # orjson writes what json.dumps(ensure_ascii=False, compact) writes, several times
-            # faster; NaN/Infinity (never in our rows) would become null instead.
-            handle.write(orjson.dumps(row).decode() + "\n")
-            count += 1
-
     if file_format == "jsonl":
-        write_atomic(path, write)
-        return count
+        return write_jsonl_atomic(path, rows, fast=True)
     staging = path.with_name(f".{path.name}.jsonl")
-    write_atomic(staging, write)
+    count = write_jsonl_atomic(staging, rows, fast=True)
     try:
         if file_format == "parquet":
             _to_parquet(staging, path, count)
@@ -67,17 +54,14 @@ def _to_parquet(source: Path, path: Path, count: int) -> None:
 
 def _to_csv(source: Path, handle: IO[str]) -> None:
     header: dict[str, None] = {}
-    with source.open(encoding="utf-8") as rows:
-        for line in rows:
-            header.update(dict.fromkeys(json.loads(line)))
+    for _, row in iter_jsonl(source):
+        header.update(dict.fromkeys(row))
     writer = csv.DictWriter(handle, fieldnames=list(header), lineterminator="\n")
     writer.writeheader()
-    with source.open(encoding="utf-8") as rows:
-        for line in rows:
-            row = json.loads(line)
-            writer.writerow(
-                {
-                    k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-                    for k, v in row.items()
-                }
-            )
+    for _, row in iter_jsonl(source):
+        writer.writerow(
+            {
+                k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                for k, v in row.items()
+            }
+        )

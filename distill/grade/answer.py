@@ -4,27 +4,32 @@ Only `sample.content` (the answer, reasoning split off) is graded. The rule come
 option, else `task.meta["answer_type"]`, else is inferred from the reference: a letter with
 `choices` present is `choice`, a number `numeric`, LaTeX or an expression `math`, words `short`.
 
-math / numeric: the answer is the last `\\boxed{}`/`\\fbox{}`, else what follows the last
-"answer is" / "answer:", else the last number (`details["extraction"]`). Fast paths settle most
-answers without sympy, right or wrong: `exact` (equal after LaTeX clean-up), `numeric` (both
-plain numbers: integers, decimals, thousands separators, `a/b`, `\\frac{a}{b}`, with `$`, `%`,
-degrees and unit words stripped) and `numeric_eval` (both exact numbers such as `2\\sqrt{5}` or
-sets of them, compared at 120 digits). The rest goes to math-verify (`math_equiv`: a worker
-process, a hard timeout, guards against its known false positives).
+math / numeric: the answer is found by `answer_extract` (every `\\boxed{}`; else the last answer
+phrase that names an answer; else the last of a bare final line, a whole math span and a number
+standing as a word; `details["extraction"]`). Several different boxes are ambiguous, unless they
+stand side by side and the reference is a set or list: then they compare as a set. Units
+(`answer_numbers.split_unit`) must be the reference's; one the reference lacks is dropped unless
+`units = "strict"`. Fast paths settle most answers without sympy, right or wrong: `exact` (equal
+after LaTeX clean-up), `numeric` (both plain numbers; an integer reference compares exactly) and
+`numeric_eval` (both exact numbers such as `2\\sqrt{5}` or sets of them, at 120 digits). An
+equation whose left side is an expression in unknowns (`x^2 = 9`) is not its right side. The rest
+goes to math-verify (`math_equiv`: a worker process started on first use, a hard timeout, guards
+against its known false positives).
 
-Verdicts: pass (reason = the rule); fail `no_answer` | `wrong_answer` | `ambiguous_choice` |
-`invalid_choice`; ungradeable `no_reference_answer` | `unparseable_reference`; error
-`math_verify_timeout` | `math_verify_crashed` (the grader failed, not the answer). `details` holds
-`mode`, `rule`, `expected`, `extracted`, `extraction`, `time_s`, and, where they apply, `guard`,
-`parsed_gold`, `parsed_pred`, `lenient` and `error`.
+Verdicts: pass (reason = the rule); fail `no_answer` | `wrong_answer` | `ambiguous_answer` |
+`ambiguous_choice` | `invalid_choice`; ungradeable `no_reference_answer` |
+`unparseable_reference`; error `math_verify_timeout` | `math_verify_crashed` (the grader failed,
+not the answer). `details` holds `mode`, `rule`, `expected`, `extracted`, `extraction`, `time_s`,
+and, where they apply, `guard`, `parsed_gold`, `parsed_pred`, `lenient`, `unit` and `error`.
 
 Options (all optional):
 - `mode`: "auto" (default) | "math" | "numeric" | "choice" | "short".
 - `rel_tol` (1e-6) and `abs_tol` (1e-9): numeric tolerance, |a-b| <= max(rel_tol*max(|a|,|b|),
-  abs_tol); `abs_tol` is what lets an answer near 0 pass.
+  abs_tol); `abs_tol` is what lets an answer near 0 pass. An integer reference gets `abs_tol` only.
 - `percent`: "strip" (default: `50%` is 50) | "either" (`50%` may also be 0.5, and the verdict
   says `lenient`; plain numbers only).
 - `timeout_s` (5.0): wall-clock limit for one math-verify comparison.
+- `units`: "drop" (default: a unit the reference does not have is dropped) | "strict" (it fails).
 - `choices`: the valid letters ("ABCD" or a list), default the task's `reference["choices"]`
   (letters, letter → text, or option texts lettered in order), else A–J.
 Short answers also accept `reference["aliases"]` (a list of strings).
@@ -34,42 +39,41 @@ from __future__ import annotations
 
 import re
 import time
-from fractions import Fraction
 from typing import Any
 
 from distill.grade import math_equiv
-from distill.grade.short_answer import (
-    anchor_tail,
-    exact_gap,
-    gold_letter,
-    grade_choice,
-    grade_short,
-    last_boxed,
-    valid_letters,
+from distill.grade.answer_choice import gold_letter, grade_choice, valid_letters
+from distill.grade.answer_exact import exact_gap
+from distill.grade.answer_extract import Extracted, extract_math
+from distill.grade.answer_numbers import (
+    canonical,
+    normalise,
+    numbers_match,
+    split_unit,
+    strip_percent,
+    to_number,
 )
+from distill.grade.short_answer import grade_short
 from distill.records import Sample, Task, Verdict
 
 NAME = "answer"
-VERSION = "2"
+VERSION = "3"
+
+
+def task_inputs(task: Task) -> dict[str, Any]:
+    """What grading reads of a task beside its reference (part of the verdict key)."""
+    declared = task.meta.get("answer_type")
+    return {} if declared is None else {"answer_type": declared}
+
 
 MODES = ("auto", "math", "numeric", "choice", "short")
 PERCENT = ("strip", "either")
+UNITS = ("drop", "strict")
+MAX_ITEMS = 20  # items of a set answer compared pairwise
 
 _Outcome = tuple[str, str, dict[str, Any]]  # status, reason, details
 
-_NUM = r"[+-]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?"
-_PLAIN = re.compile(_NUM)
-_SLASH = re.compile(rf"({_NUM})\s*/\s*({_NUM})")
-_FRAC = re.compile(rf"(-?)\\frac\{{\s*({_NUM})\s*\}}\{{\s*({_NUM})\s*\}}")
-_LAST_NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?(?:\s*\\?%)?")
-_MATH_SPAN = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
-_SENTENCE_END = re.compile(r"\.(?:\s|$)|,?\s+(?:because|since|as|which|where|so|given)\b")
-_SPACING = re.compile(r"\\[,!;:> ]|\\q?quad\b|\\left\b|\\right\b")
-_LETTER_WRAP = re.compile(r"\\(?:mathrm|text|mathit|operatorname)\s*\{\s*([A-Za-z])\s*\}")
 _TEXT_WRAP = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{([^{}]*)\}")
-_ASSIGNMENT = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*")
-_UNITS = re.compile(r"(?:\s*\\(?:text|mbox|mathrm)\s*\{[^{}]*\})+$|\s+[A-Za-z][A-Za-z./ ]*$")
-_DEGREES = re.compile(r"\s*(?:\^\s*\{?\s*\\circ\s*\}?|°)$")
 _MATHY = re.compile(r"[\\^_=+*/<>{}()\[\]|\d]")
 
 
@@ -113,6 +117,7 @@ def _checked(options: dict[str, Any]) -> dict[str, Any]:
         "abs_tol": 1e-9,
         "percent": "strip",
         "timeout_s": 5.0,
+        "units": "drop",
     }
     unknown = sorted(set(options) - set(opts) - {"choices"})
     if unknown:  # a typo must not silently grade with the defaults
@@ -120,6 +125,8 @@ def _checked(options: dict[str, Any]) -> dict[str, Any]:
     opts |= options
     if opts["mode"] not in MODES:
         raise ValueError(f"answer grader: mode {opts['mode']!r} is not one of {', '.join(MODES)}")
+    if opts["units"] not in UNITS:
+        raise ValueError(f"answer grader: units {opts['units']!r} is not one of {UNITS}")
     if opts["percent"] not in PERCENT:
         raise ValueError(f"answer grader: percent {opts['percent']!r} is not one of {PERCENT}")
     for key in ("rel_tol", "abs_tol", "timeout_s"):
@@ -150,30 +157,97 @@ def _mode(task: Task, gold: str, opts: dict[str, Any]) -> str:
 
 def _grade_math(content: str, gold_text: str, numeric: bool, opts: dict[str, Any]) -> _Outcome:
     gold = normalise(gold_text)
-    gold_number = to_number(gold)
-    if numeric and gold_number is None:
+    if numeric and to_number(gold) is None:
         return "ungradeable", "unparseable_reference", {}
-    extracted, how = extract_answer(content)
-    details: dict[str, Any] = {"extraction": how}
-    pred = normalise(extracted or "")
-    if not pred:
+    found = extract_math(content)
+    details: dict[str, Any] = {"extraction": found.how}
+    preds = [p for p in (normalise(v) for v in found.values) if p]
+    if not preds:
         return "fail", "no_answer", details
-    details["extracted"] = extracted
-    if _canonical(pred) == _canonical(gold):
+    details["extracted"] = found.text
+    if len(preds) == 1:
+        return _compare(gold, preds[0], opts, details)
+    return _several(gold, preds, found, opts, details)
+
+
+def _several(
+    gold: str, preds: list[str], found: Extracted, opts: dict[str, Any], details: dict[str, Any]
+) -> _Outcome:
+    """Several boxed values: a set when side by side and the reference is one, else each alone."""
+    items = _set_items(gold)
+    if items is not None and found.side_by_side:
+        return _compare_sets(items, preds[:MAX_ITEMS], opts, details)
+    outcomes = [_compare(gold, pred, opts, dict(details)) for pred in preds[:MAX_ITEMS]]
+    for outcome in outcomes:
+        if outcome[0] not in ("pass", "fail"):
+            return outcome  # the grader failed on one of them: no verdict
+    if all(status == "pass" for status, _, _ in outcomes):
+        return outcomes[-1]  # the same value written twice
+    details["rule"] = "several_answers"
+    if any(status == "pass" for status, _, _ in outcomes):
+        return "fail", "ambiguous_answer", details
+    return "fail", "wrong_answer", details
+
+
+def _set_items(gold: str) -> list[str] | None:
+    """The items of a set or list reference (`\\{1, 2, 3\\}`, `1, 2, 3`), else None."""
+    inner = gold[2:-2] if gold.startswith("\\{") and gold.endswith("\\}") else gold
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(inner):
+        depth += (char in "({[") - (char in ")}]")
+        if char == "," and depth == 0:
+            parts.append(inner[start:i].strip())
+            start = i + 1
+    parts.append(inner[start:].strip())
+    return parts if len(parts) > 1 and all(parts) else None
+
+
+def _compare_sets(
+    golds: list[str], preds: list[str], opts: dict[str, Any], details: dict[str, Any]
+) -> _Outcome:
+    """Equal as sets: every item on each side equals one on the other."""
+    equal: dict[tuple[int, int], bool] = {}
+    for i, gold in enumerate(golds):
+        for j, pred in enumerate(preds):
+            outcome = _compare(gold, pred, opts, {})
+            if outcome[0] not in ("pass", "fail"):
+                return outcome[0], outcome[1], details | outcome[2]
+            equal[i, j] = outcome[0] == "pass"
+    covered = all(any(equal[i, j] for j in range(len(preds))) for i in range(len(golds))) and all(
+        any(equal[i, j] for i in range(len(golds))) for j in range(len(preds))
+    )
+    return _decided(covered, "set", details)
+
+
+def _compare(gold: str, pred: str, opts: dict[str, Any], details: dict[str, Any]) -> _Outcome:
+    """One normalised answer against one normalised reference."""
+    if canonical(pred) == canonical(gold):
         return _decided(True, "exact", details)
-    pred_number = to_number(pred)
+    (gold, gold_unit), (pred, pred_unit) = split_unit(gold), split_unit(pred)
+    # the reference's own unit is dropped; one it does not have only if the options allow
+    if pred_unit not in (None, gold_unit) and (gold_unit is not None or opts["units"] == "strict"):
+        details |= {"unit": pred_unit, "expected_unit": gold_unit}
+        return _decided(False, "unit", details)
+    gold_number, pred_number = to_number(gold), to_number(pred)
     if gold_number is not None and pred_number is not None:
-        ok, lenient = _numbers_match(gold_number, pred_number, opts)
+        ok, lenient = numbers_match(gold_number, pred_number, opts)
         if lenient:
             details["lenient"] = True
         return _decided(ok, "numeric", details)
-    exact = exact_gap(_strip_percent(gold), _strip_percent(pred))
+    if canonical(pred) == canonical(gold):
+        return _decided(True, "exact", details)
+    if _top_equals(pred) and not _top_equals(gold):
+        side = _right_side(pred)
+        if side is None:  # `x^2 = 9` is an equation, not the answer 9
+            return _decided(False, "equation", details)
+        pred = side
+    exact = exact_gap(strip_percent(gold), strip_percent(pred))
     if exact is not None:
         details |= {"parsed_gold": exact[1], "parsed_pred": exact[2]}
         return _decided(exact[0], "numeric_eval", details)
     result = math_equiv.compare(
-        _strip_percent(gold),
-        _strip_percent(pred),
+        strip_percent(gold),
+        strip_percent(pred),
         timeout_s=float(opts["timeout_s"]),
         rel_tol=float(opts["rel_tol"]),
     )
@@ -191,93 +265,28 @@ def _grade_math(content: str, gold_text: str, numeric: bool, opts: dict[str, Any
     return _decided(result.outcome == "equal", details["rule"], details)
 
 
+def _top_equals(text: str) -> list[int]:
+    """Where `=` stands outside braces and brackets (`\\sum_{n=1}` has none)."""
+    places, depth = [], 0
+    for i, char in enumerate(text):
+        depth += (char in "({[") - (char in ")}]")
+        if char == "=" and depth == 0:
+            places.append(i)
+    return places
+
+
+def _right_side(equation: str) -> str | None:
+    """The value of `x = 5`, `f(2) = 5`, `2 + 3 = 5`: the right side when the left names or
+    computes it; None for an equation whose left side is an expression in unknowns (`x^2 = 9`),
+    an inequality, or a chain."""
+    places = _top_equals(equation)
+    left, right = equation[: places[0]].strip(), equation[places[-1] + 1 :].strip()
+    if len(places) > 1 or not right or re.search(r"[<>!]$|\\(?:le|ge|ne|approx)\b", left):
+        return None
+    named = re.fullmatch(r"[A-Za-z](?:_\{?\w+\}?)?(?:\([^()]*\))?|\\[A-Za-z]+", left)
+    return right if named or not re.search(r"[A-Za-z]", left) else None
+
+
 def _decided(ok: bool, rule: str, details: dict[str, Any]) -> _Outcome:
     details["rule"] = rule
     return ("pass", rule, details) if ok else ("fail", "wrong_answer", details)
-
-
-def extract_answer(content: str) -> tuple[str | None, str]:
-    """The final answer in `content` and how it was found: boxed | anchor | last_number | none."""
-    boxed = last_boxed(content)
-    if boxed is not None and boxed.strip():
-        return boxed, "boxed"
-    tail = anchor_tail(content)
-    if tail is not None:
-        span = _MATH_SPAN.search(tail)  # "is $\frac{1}{2}$ since ..." → the formula
-        if span:
-            return next(g for g in span.groups() if g is not None), "anchor"
-        return _SENTENCE_END.split(tail, maxsplit=1)[0], "anchor"
-    numbers = _LAST_NUMBER.findall(content)
-    if numbers:
-        return numbers[-1], "last_number"
-    return None, "none"
-
-
-def normalise(text: str) -> str:
-    """LaTeX clean-up shared by both sides: delimiters, markdown, spacing, `\\dfrac`, `\\frac12`."""
-    text = text.strip()
-    for _ in range(2):  # "**$42$.**": markdown, math delimiters and a full stop, in any order
-        text = text.strip("*").rstrip(".").strip().strip("$").strip()
-        for left, right in (("\\(", "\\)"), ("\\[", "\\]")):
-            if text.startswith(left) and text.endswith(right):
-                text = text[2:-2].strip()
-    text = text.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("{,}", ",")
-    text = _SPACING.sub("", text).replace("−", "-")
-    # `\mathrm{e}`: math-verify's unit stripping eats it and then misreads `1 - 1/e` as 1
-    text = _LETTER_WRAP.sub(r"\1", text)
-    # math-verify runs with malformed_operators off; mend the two unambiguous digit shorthands
-    text = re.sub(r"\\frac\s*(\d)\s*(\d)", r"\\frac{\1}{\2}", text)
-    text = re.sub(r"\\sqrt\s*(\d)", r"\\sqrt{\1}", text)
-    return text.rstrip(".").strip()
-
-
-def _canonical(text: str) -> str:
-    text = re.sub(r"\s+", "", _TEXT_WRAP.sub(r"\1", text))
-    return re.sub(r"([\^_])\{(\w)\}", r"\1\2", text)  # x^{2} is x^2 (but x^{10} is not x^10)
-
-
-def _strip_percent(text: str) -> str:
-    return re.sub(r"\s*\\?%$", "", text)
-
-
-def to_number(text: str) -> tuple[Fraction, bool] | None:
-    """(value, was a percentage) for a plain number, or None. `$`, units, degrees, `x =` go."""
-    text = _ASSIGNMENT.sub("", text.replace("\\$", "").replace("$", "").strip())
-    text = _DEGREES.sub("", _UNITS.sub("", text))
-    percent = text.endswith("%")
-    if percent:
-        text = _strip_percent(text)
-    text = text.strip()
-    try:
-        if _PLAIN.fullmatch(text):
-            return Fraction(text.replace(",", "")), percent
-        if match := _SLASH.fullmatch(text):
-            num, den = match.groups()
-            return Fraction(num.replace(",", "")) / Fraction(den.replace(",", "")), percent
-        if match := _FRAC.fullmatch(text):
-            sign, num, den = match.groups()
-            value = Fraction(num.replace(",", "")) / Fraction(den.replace(",", ""))
-            return (-value if sign else value), percent
-    except (ValueError, ZeroDivisionError):
-        return None
-    return None
-
-
-def _numbers_match(
-    gold: tuple[Fraction, bool], pred: tuple[Fraction, bool], opts: dict[str, Any]
-) -> tuple[bool, bool]:
-    """(match, only through the lenient percent reading)."""
-    if _close(gold[0], pred[0], opts):
-        return True, False
-    if opts["percent"] == "either" and (gold[1] or pred[1]):
-        golds = [gold[0], gold[0] / 100] if gold[1] else [gold[0]]
-        preds = [pred[0], pred[0] / 100] if pred[1] else [pred[0]]
-        if any(_close(g, p, opts) for g in golds for p in preds):
-            return True, True
-    return False, False
-
-
-def _close(a: Fraction, b: Fraction, opts: dict[str, Any]) -> bool:
-    # Fractions throughout: 10**400 would overflow a float
-    tolerance = max(Fraction(opts["rel_tol"]) * max(abs(a), abs(b)), Fraction(opts["abs_tol"]))
-    return a == b or abs(a - b) <= tolerance

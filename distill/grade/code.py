@@ -2,7 +2,8 @@
 
 Options (config `[grade.options.code]`): `languages` (accepted fence tags; default python),
 `wall_s`, `memory_mb` (per test), `stop_on_first_failure` (default true; hidden tests still run
-after public ones pass, to tell a hack from a solution). Per-task comparison comes from the
+after public ones pass, to tell a hack from a solution, and past a failing hidden test while the
+answer's output has been the same for every input). Per-task comparison comes from the
 reference (`tests.compare`). The expected output never enters the child: stdout, or the
 JSON-encoded return value of a call, comes back and is compared here.
 """
@@ -18,14 +19,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from distill.grade.code_tests import CodeTest, CodeTests, UngradeableReference, parse_tests
+from distill.code_tests import CodeTest, CodeTests, UngradeableReference, parse_tests
 from distill.grade.compare import MODES, outputs_match, values_match
-from distill.grade.hacks import static_signals
+from distill.grade.hacks import hardcoded_public, same_output, static_signals
 from distill.grade.sandbox import Limits, RunResult, Sandbox
 from distill.records import Sample, Task, Verdict
 
 NAME = "code"
-VERSION = "1"
+VERSION = "2"
+
+
+def task_inputs(task: Task) -> dict[str, Any]:
+    """What grading reads of a task beside its reference (part of the verdict key)."""
+    limit = task.meta.get("time_limit_s")
+    return {} if limit is None else {"time_limit_s": limit}
+
 
 _FENCE = re.compile(r"^```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _FAILED_RUN = {
@@ -34,6 +42,7 @@ _FAILED_RUN = {
     "output_limit": "output_limit",
     "signal": "runtime_error",
     "exit": "runtime_error",
+    "signalled_sandbox": "signalled_sandbox",  # it signalled the process that runs it
 }
 _sandbox: Sandbox | None = None
 _hide_paths: tuple[str, ...] = ()
@@ -112,6 +121,8 @@ def grade(task: Task, sample: Sample, options: dict[str, Any]) -> Verdict:
     passed = 0
     stop = bool(options.get("stop_on_first_failure", True))
     failures: list[dict[str, Any]] = []
+    outputs: list[str] = []  # what it printed or returned, while every run gave an output
+    runs = 0
     for group, cases in (("public", suite.public), ("hidden", suite.hidden)):
         if failures and stop:
             break
@@ -120,6 +131,9 @@ def grade(task: Task, sample: Sample, options: dict[str, Any]) -> Verdict:
             if outcome is None:
                 details["time_s"] = round(time.monotonic() - started, 3)
                 return Verdict(NAME, VERSION, "error", reason="sandbox_error", details=details)
+            runs += 1
+            if case.kind != "assert" and outcome.reason in ("", "wrong_answer"):
+                outputs.append(outcome.got)
             if outcome.ok:
                 passed += 1
                 continue
@@ -132,7 +146,7 @@ def grade(task: Task, sample: Sample, options: dict[str, Any]) -> Verdict:
                     "got": _excerpt(outcome.got),
                 }
             )
-            if stop:
+            if stop and not (group == "hidden" and _constant_so_far(outputs, runs)):
                 break
     details.update(
         tests_passed=passed,
@@ -143,9 +157,11 @@ def grade(task: Task, sample: Sample, options: dict[str, Any]) -> Verdict:
         details["first_failure"] = failures[0]
         public_ok = all(f["set"] == "hidden" for f in failures)
         if public_ok and suite.hidden:
-            return Verdict(
-                NAME, VERSION, "suspect", score=0.0, reason="hidden_tests", details=details
-            )
+            gamed = hardcoded_public(code, suite.public, outputs if len(outputs) == runs else [])
+            if gamed:
+                details["hardcoded_public"] = gamed
+            reason = "hardcoded_public" if gamed else "hidden_tests"
+            return Verdict(NAME, VERSION, "suspect", score=0.0, reason=reason, details=details)
         return Verdict(
             NAME,
             VERSION,
@@ -159,6 +175,11 @@ def grade(task: Task, sample: Sample, options: dict[str, Any]) -> Verdict:
         details["signals"] = signals
         return Verdict(NAME, VERSION, "suspect", score=1.0, reason=signals[0], details=details)
     return Verdict(NAME, VERSION, "pass", score=1.0, reason="all_tests_passed", details=details)
+
+
+def _constant_so_far(outputs: list[str], runs: int) -> bool:
+    """Every run so far gave the same output: worth the remaining hidden tests to tell."""
+    return len(outputs) == runs and same_output(outputs)
 
 
 def _excerpt(value: Any, limit: int = 200) -> str:
@@ -266,7 +287,7 @@ def _check(
     if result.status == "sandbox_error":
         return None
     if result.status == "ok":
-        return _Outcome(True)
+        return _Outcome(True, "", got)
     if result.status == "exit":
         return _Outcome(False, "checker_rejected", got)
     return None  # the checker itself broke: the harness failed, not the answer

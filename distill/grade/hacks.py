@@ -8,14 +8,19 @@ A pass with any of these becomes `suspect` with the signal named, and `--correct
 - `hardcoded_outputs`: an expected output of a test or a test input (special-casing) appears
   verbatim as a string literal, when it is data (at least 6 characters, with a digit or a line
   break), not a constant word such as "IMPOSSIBLE".
+
+An answer that passes the public tests and fails hidden ones is `hardcoded_public` (see
+`hardcoded_public`) when it games the public tests, else `hidden_tests` (honest but wrong).
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from distill.grade.code_tests import CodeTest
+from distill.code_tests import CodeTest
 
 _FRAME_CALLS = {
     ("sys", "_getframe"),
@@ -77,4 +82,115 @@ def _hardcoded(literals: set[str], tests: Iterable[CodeTest]) -> bool:
             specific = "\n" in text or any(ch.isdigit() for ch in text)
             if specific and len(text) >= MIN_LITERAL and text in literals:
                 return True
+    return False
+
+
+# --- answers that pass the public tests and fail hidden ones ---
+def hardcoded_public(code: str, public: Sequence[CodeTest], outputs: Sequence[str]) -> str | None:
+    """How an answer that failed only hidden tests games the public ones, if it does:
+    `public_literals` (every public test is named in the code: its input, or its expected output
+    where that is data, as a literal; or its expected number with all its input's numbers: a
+    lookup table of the examples) or `constant_output` (the same output for every test that
+    ran, at least three; `outputs` holds one per test run, in order)."""
+    literals = _Literals(code)
+    if public and all(_named(case, literals) for case in public):
+        return "public_literals"
+    if len(outputs) >= 3 and same_output(outputs):
+        return "constant_output"
+    return None
+
+
+def same_output(outputs: Sequence[str]) -> bool:
+    """One output for all (trailing whitespace aside)."""
+    return len({_normal(text) for text in outputs}) == 1
+
+
+def _normal(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)  # tuples and lists alike
+
+
+def _is_data(text: str) -> bool:
+    """Text no honest program has as a constant: more than a word or a lone number."""
+    return len(text) >= 2 and any(ch.isdigit() or ch.isspace() for ch in text)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+class _Literals:
+    """The literals of a program: strings (whitespace-collapsed), numbers, containers (JSON)."""
+
+    def __init__(self, code: str) -> None:
+        self.strings: set[str] = set()
+        self.numbers: set[float] = set()
+        self.containers: set[str] = set()
+        try:
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            return
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                self.strings.add(_words(node.value))
+            elif isinstance(node, ast.Constant | ast.UnaryOp) and (n := _literal(node)) is not None:
+                if (number := _number(n)) is not None and not isinstance(n, str):
+                    self.numbers.add(number)
+            elif isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict):
+                value = _literal(node)
+                if value is not None:
+                    self.containers.add(_canon(value))
+
+    def strong(self, value: Any) -> bool:
+        """The value appears as data: a container, or a string that is data."""
+        if isinstance(value, str):
+            return _is_data(_words(value)) and _words(value) in self.strings
+        if isinstance(value, list | dict):
+            return bool(value) and _canon(value) in self.containers
+        return False
+
+    def weak(self, value: Any) -> bool:
+        """A number that appears: alone, no proof (honest code has constants too)."""
+        number = _number(value)
+        return number is not None and number in self.numbers
+
+
+def _literal(node: ast.AST) -> Any:
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, set | frozenset):
+        value = sorted(value, key=repr)
+    try:
+        return json.loads(json.dumps(value))  # tuples become lists, as call arguments are
+    except (TypeError, ValueError):
+        return None
+
+
+def _named(case: CodeTest, lit: _Literals) -> bool:
+    if case.kind == "stdio":
+        text, want = str(case.input), str(case.output)
+        numbers = [t for t in text.split() if _number(t) is not None]
+        by_number = bool(numbers) and lit.weak(want.strip()) and all(map(lit.weak, numbers))
+        return lit.strong(text) or lit.strong(want) or by_number
+    if case.kind == "call":
+        args = case.input if isinstance(case.input, list) else [case.input]
+        scalars = [a for a in args if _number(a) is not None and not isinstance(a, str)]
+        if lit.strong(args) or any(lit.strong(a) for a in args):
+            return True
+        by_number = bool(scalars) and lit.weak(case.output) and all(map(lit.weak, scalars))
+        return lit.strong(case.output) or by_number
     return False

@@ -9,10 +9,11 @@ a grader grades one answer at a time, and the runner already runs one grading pr
 Requests and results cross the pipe as JSON lines; nothing from the child is unpickled.
 
 Once parsed, two exact numbers (no floats, no symbols: `\\sin\\frac{\\pi}{6}`, `1/2004!`) are
-compared at 50 digits instead of verified (rule `sympy_eval`: equal within 1e-30 relative):
+compared at 50 digits instead of verified (rule `sympy_eval`: equal within 1e-30 relative, and
+two rationals such as `100!` and `100!+1` exactly):
 math-verify would reach the same verdict after a costly simplify(), except that it compares tiny
 values absolutely and takes `1/2004!` for `1/2006!`. (Simpler exact numbers never get here:
-`short_answer.exact_gap` settles them in the grading process.)
+`answer_exact.exact_gap` settles them in the grading process.)
 
 The child also guards math-verify's known false positives (research/graders.md §3.1); a guard can
 only turn an "equal" into "different", never the reverse:
@@ -40,7 +41,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-from distill.grade.short_answer import EXACT_TOL
+from distill.grade.answer_exact import EXACT_TOL
 
 STARTUP_TIMEOUT_S = 60.0  # importing sympy on a loaded machine; not charged to the comparison
 GOLD_CACHE_SIZE = 4096  # parsed golds, in the child
@@ -276,6 +277,8 @@ def _compare_here(gold_text: str, pred_text: str, rel_tol: float) -> MathResult:
     gap = _gap(gold_expr, pred_expr)
     if gap is not None and gap[1]:  # two exact numbers: 50 digits settle it, no simplify()
         equal = bool(gap[0] <= EXACT_TOL)
+        if equal and gold_expr.is_rational and pred_expr.is_rational:  # `100!` vs `100!+1`
+            equal = bool((gold_expr - pred_expr).doit() == 0)
         return MathResult("equal" if equal else "different", rule="sympy_eval", **shown)
     if not _mv.verify(gold, pred, timeout_seconds=None):
         return MathResult("different", **shown)

@@ -131,15 +131,16 @@ def _precheck(
 
 
 def _verdict_key(sample: Sample, task: Task, grader: Grader, config: Config) -> str:
-    return content_hash(
-        {
-            "answer": [sample.content, sample.finish_reason],
-            "reference": task.reference,
-            "kind": task.kind,
-            "grader": [grader.name, grader.version],
-            "options": _options(config, grader),
-        }
-    )
+    fields: dict[str, Any] = {
+        "answer": [sample.content, sample.finish_reason],
+        "reference": task.reference,
+        "kind": task.kind,
+        "grader": [grader.name, grader.version],
+        "options": _options(config, grader),
+    }
+    if inputs := grader.inputs(task):  # only where read: other keys stay as they were
+        fields["task"] = inputs
+    return content_hash(fields)
 
 
 def _options(config: Config, grader: Grader) -> dict[str, Any]:

@@ -7,7 +7,13 @@ descriptors, another uid (as root) or no capabilities (in a user namespace), a r
 filesystem with `hide_paths` covered by empty tmpfs, and a /proc showing only its namespace.
 Its stdin/stdout/stderr are pipes to this process. After each run every process it left is
 killed and reaped, its files wiped. Where no zygote starts, each run is a fresh `python -I`
-subprocess in its own session (limits, empty cwd, scrubbed environment, no namespaces).
+subprocess in its own session (limits, empty cwd, scrubbed environment, no namespaces), whose
+parent is a shielded waiter, not this process.
+A run that signals its parent (the zygote or the waiter) harms neither: each blocks every
+signal that could, and a run that sent one is `signalled_sandbox`. Where a run shares the
+zygote's uid outside a PID namespace (`reachable`), it can still SIGSTOP or SIGKILL it: the
+stop is seen from here and undone, the death charged to the run, and both are
+`signalled_sandbox` too, with a fresh zygote next run where needed.
 `isolation` says which you got. Nothing a run produced is unpickled or evaluated here: results
 are bytes, plus a JSON status from the zygote.
 """
@@ -21,59 +27,38 @@ import logging
 import os
 import pwd
 import secrets
-import select
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path, PurePosixPath
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import PurePosixPath
 from typing import Any
 
 from distill.grade import sandbox_zygote as zygote
+from distill.grade.sandbox_fallback import run_subprocess
+from distill.grade.sandbox_io import (
+    BOOT,
+    Broken,
+    Limits,
+    Output,
+    RunResult,
+    broken,
+    pump,
+    reply_of,
+    result_of,
+)
+
+__all__ = ["Limits", "RunResult", "Sandbox", "run_python"]
 
 log = logging.getLogger(__name__)
 
-STDERR_CAP = 64 << 10
 _START_TIMEOUT = 20.0  # a cold interpreter on a loaded CI machine
 _GRACE = 5.0  # past the wall clock, a zygote that has not answered is broken
 _ISOLATION_KEYS = (*zygote.FLAGS, "separate_user", "readonly_fs", "hidden_paths", "fresh_proc")
-# Load the zygote alone (not the distill package) and from its cached bytecode: compiling it
-# as a script leaves 2.5 MB of freed heap behind, which every fork would copy.
-_ZYGOTE_PATH = os.path.abspath(zygote.__file__)
-_BOOT = (
-    f"import importlib.util as u, sys; s = u.spec_from_file_location('z', {_ZYGOTE_PATH!r}); "
-    "z = u.module_from_spec(s); s.loader.exec_module(z); sys.exit(z.main(sys.argv))"
-)
-
-
-@dataclass(frozen=True)
-class Limits:
-    wall_s: float = 6.0  # wall clock per run; the whole process tree is killed and reaped after it
-    cpu_s: float = 4.0  # RLIMIT_CPU (whole seconds, rounded up)
-    memory_mb: int = 1024  # RLIMIT_AS
-    processes: int = 32  # max processes/threads for the sandbox user
-    file_mb: int = 16  # RLIMIT_FSIZE
-    open_files: int = 64  # RLIMIT_NOFILE
-    output_bytes: int = 1 << 20  # stdout cap (stderr keeps 64 KiB); over it → output_limit
-
-
-@dataclass(frozen=True)
-class RunResult:
-    status: str  # ok | exit | signal | timeout | memory | output_limit | sandbox_error
-    returncode: int | None  # exit code, -signal, or None where the sandbox killed or failed it
-    stdout: bytes
-    stderr: bytes
-    wall_s: float
-    detail: str  # one line: why
-
-
-class _Broken(Exception):
-    """The sandbox failed (not the program): sandbox_error, and a fresh zygote next run."""
 
 
 class _Zygote:
@@ -83,7 +68,7 @@ class _Zygote:
         # startup and every run inherits them ready-made. It writes nothing to stdout and,
         # unless it fails, nothing to stderr: that pipe is kept to read why it failed.
         (in_r, in_w), (out_r, out_w), (self.log, err_w) = os.pipe(), os.pipe(), os.pipe()
-        argv = [python, "-I", "-c", _BOOT, str(theirs.fileno()), json.dumps(cfg)]
+        argv = [python, "-I", "-c", BOOT, str(theirs.fileno()), json.dumps(cfg)]
         try:
             self.proc = subprocess.Popen(
                 argv, stdin=in_r, stdout=out_w, stderr=err_w, env=zygote.ENV, cwd="/",
@@ -92,7 +77,7 @@ class _Zygote:
         except OSError as exc:
             ours.close()
             os.close(self.log)
-            raise _Broken(f"cannot start {python}: {exc}") from exc
+            raise Broken(f"cannot start {python}: {exc}") from exc
         finally:
             theirs.close()
             for fd in (in_r, in_w, out_r, out_w, err_w):
@@ -105,7 +90,7 @@ class _Zygote:
         except (OSError, EOFError, ValueError, KeyError) as exc:
             why = self.why() or str(exc)
             self.close()
-            raise _Broken(f"zygote did not start: {why}") from exc
+            raise Broken(f"zygote did not start: {why}") from exc
         ours.settimeout(30.0)  # for sends: a zygote that stops reading is broken
 
     def why(self) -> str:
@@ -130,119 +115,6 @@ def _stop(proc: subprocess.Popen[bytes], sock: socket.socket, log_fd: int) -> No
         proc.kill()  # PDEATHSIG takes its namespace's init along, and init all the rest
         proc.wait()
     os.close(log_fd)
-
-
-class _Output:
-    """stdout and stderr as they arrive, capped; `over` names the stream that overflowed."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits, self.out, self.err = limits, bytearray(), bytearray()
-        self.totals = {"stdout": 0, "stderr": 0}
-        self.over: str | None = None
-
-    def take(self, stream: str, chunk: bytes) -> bool:
-        """Keep what fits; True the first time a stream goes over the output cap."""
-        self.totals[stream] += len(chunk)
-        if stream == "stdout":
-            buf, cap = self.out, self.limits.output_bytes
-        else:
-            buf, cap = self.err, STDERR_CAP
-        buf += chunk[: max(0, cap - len(buf))]  # past 64 KiB stderr is drained, not kept
-        if self.totals[stream] > self.limits.output_bytes and self.over is None:
-            self.over = stream
-            return True
-        return False
-
-
-def _pump(
-    stdin_fd: int, data: bytes, out: _Output, out_fd: int, err_fd: int, deadline: float,
-    on_over: Callable[[], None], ctrl: socket.socket | None = None,
-) -> dict[str, Any] | None:  # fmt: skip
-    """Feed stdin and collect output until both pipes close (and the zygote's reply is in)."""
-    poller, reply, frame, pos = select.poll(), None, bytearray(), 0
-    names = {out_fd: "stdout", err_fd: "stderr"}
-    for fd in names:
-        os.set_blocking(fd, False)
-        poller.register(fd, select.POLLIN)
-    if data:
-        os.set_blocking(stdin_fd, False)
-        poller.register(stdin_fd, select.POLLOUT)
-    else:
-        os.close(stdin_fd)
-        stdin_fd = -1
-    if ctrl is not None:
-        poller.register(ctrl, select.POLLIN)
-    try:
-        while names or (ctrl is not None and reply is None):
-            if reply is not None:  # the run is over: what is left in the pipes comes at once
-                deadline = min(deadline, time.monotonic() + 2.0)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            for fd, _ in poller.poll(left * 1000):
-                if fd == stdin_fd:
-                    try:
-                        pos += os.write(stdin_fd, data[pos : pos + (1 << 16)])
-                    except BlockingIOError:
-                        continue
-                    except OSError:  # it exited or closed stdin: the rest stays unread
-                        pos = len(data)
-                    if pos >= len(data):
-                        poller.unregister(stdin_fd)
-                        os.close(stdin_fd)
-                        stdin_fd = -1
-                elif ctrl is not None and fd == ctrl.fileno():
-                    chunk = ctrl.recv(1 << 16)
-                    if not chunk:
-                        raise _Broken("zygote died during the run")
-                    frame += chunk
-                    if (reply := zygote.parse_frame(frame)) is not None:
-                        poller.unregister(fd)
-                elif fd in names:
-                    chunk = os.read(fd, 1 << 16)
-                    if not chunk:
-                        poller.unregister(fd)
-                        os.close(fd)
-                        del names[fd]
-                    elif out.take(names[fd], chunk):
-                        on_over()
-    finally:
-        for fd in [stdin_fd, *names]:
-            if fd != -1:
-                os.close(fd)
-    return reply
-
-
-def _classify(limits: Limits, out: _Output, reply: dict[str, Any]) -> tuple[str, int | None, str]:
-    code, sig, killed = reply["exitcode"], reply["signal"], reply["killed"]
-    tail = bytes(out.err[-400:]).decode(errors="replace").strip()
-    last = tail.splitlines()[-1][:200] if tail else ""
-    if out.over:
-        return "output_limit", None, f"{out.over} exceeded {limits.output_bytes} bytes"
-    if killed == "wall":
-        return "timeout", None, f"wall clock {limits.wall_s:g} s exceeded"
-    name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else f"signal {sig}"
-    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and reply["cpu_s"] >= limits.cpu_s - 0.05):
-        return "timeout", -sig, f"CPU time {limits.cpu_s:g} s exceeded (killed by {name})"
-    near_limit = reply["maxrss_kb"] >= 0.9 * limits.memory_mb * 1024
-    oom_words = ("MemoryError", "Cannot allocate memory", "bad_alloc", "out of memory")
-    if (code or sig) and (any(w in last for w in oom_words) or (sig and near_limit)):
-        rc = code if sig is None else -sig
-        return "memory", rc, f"memory limit {limits.memory_mb} MB: {last or name}"
-    if sig is not None:
-        return "signal", -sig, f"killed by {name}"
-    if code:
-        return "exit", code, f"exit code {code}" + (f": {last}" if last else "")
-    return "ok", 0, "exit code 0"
-
-
-def _result(lim: Limits, out: _Output, reply: dict[str, Any], wall: float) -> RunResult:
-    status, returncode, detail = _classify(lim, out, reply)
-    return RunResult(status, returncode, bytes(out.out), bytes(out.err), wall, detail)
-
-
-def _broken(detail: str, wall: float = 0.0) -> RunResult:
-    return RunResult("sandbox_error", None, b"", b"", wall, " ".join(detail.split()))
 
 
 @functools.lru_cache(maxsize=64)
@@ -282,7 +154,7 @@ class Sandbox:
 
     def __init__(
         self, limits: Limits = Limits(), *, hide_paths: Sequence[str] = (),
-        python: str = sys.executable,
+        python: str = sys.executable, namespaces: bool = True,
     ) -> None:  # fmt: skip
         self.limits, self._python, self._uid, self._pid = limits, python, _pick_uid(), os.getpid()
         self._zygote: _Zygote | None = None
@@ -291,12 +163,12 @@ class Sandbox:
         self._isolation: dict[str, bool | str] = dict.fromkeys(_ISOLATION_KEYS, False)
         self._isolation["method"] = "subprocess"
         hide = [os.path.abspath(os.fspath(p)) for p in hide_paths]
-        for namespaces in (True, False):  # the most isolation this platform grants, else less
-            cfg = {"namespaces": namespaces, "uid": self._uid, "hide": hide}
+        for ns in (True, False) if namespaces else (False,):  # the most this platform grants
+            cfg = {"namespaces": ns, "uid": self._uid, "hide": hide}
             try:
                 self._zygote = _Zygote(python, cfg)
-            except _Broken as exc:
-                log.warning("sandbox zygote (namespaces=%s) did not start: %s", namespaces, exc)
+            except Broken as exc:
+                log.warning("sandbox zygote (namespaces=%s) did not start: %s", ns, exc)
                 continue
             self._cfg = cfg
             self._isolation = {**self._zygote.isolation, "method": "zygote"}
@@ -309,6 +181,13 @@ class Sandbox:
     @property
     def isolation(self) -> dict[str, bool | str]:
         return dict(self._isolation)
+
+    @property
+    def reachable(self) -> bool:
+        """Whether a run can signal its zygote: same uid and no PID namespace (no root, no
+        user namespaces). Then a zygote stopped or killed during a run is that run's doing."""
+        iso = self._isolation
+        return iso["method"] == "zygote" and not iso["pid_namespace"] and not iso["separate_user"]
 
     @property
     def uid(self) -> int | None:
@@ -341,7 +220,7 @@ class Sandbox:
         lim, code = limits or self.limits, source.encode("utf-8", "surrogatepass")
         checked = _check_files(files)
         if self._cfg is None:
-            return _run_subprocess(self._python, code, stdin, checked, lim)
+            return run_subprocess(self._python, code, stdin, checked, lim)
         start = time.monotonic()
         if os.getpid() != self._pid:  # inherited through fork: that zygote is the parent's
             self._zygote, self._pid = None, os.getpid()
@@ -350,9 +229,9 @@ class Sandbox:
                 self._drop_zygote()  # it died between runs, or the last run broke it
                 self._zygote = _Zygote(self._python, self._cfg)
             return self._run_zygote(self._zygote, code, stdin, checked, lim)
-        except _Broken as exc:
+        except Broken as exc:
             self._drop_zygote()
-            return _broken(str(exc), time.monotonic() - start)
+            return broken(str(exc), time.monotonic() - start)
 
     def _run_zygote(
         self, z: _Zygote, code: bytes, stdin: bytes, files: list[tuple[str, bytes]], lim: Limits
@@ -367,77 +246,66 @@ class Sandbox:
         except OSError as exc:
             for fd in (in_w, out_r, err_r):
                 os.close(fd)
-            raise _Broken(f"zygote is not answering: {exc}") from exc
+            raise Broken(f"zygote is not answering: {exc}") from exc
         finally:
             for fd in (in_r, out_w, err_w):
                 os.close(fd)
-        out = _Output(lim)
+        out = Output(lim)
 
         def kill() -> None:
             with contextlib.suppress(OSError):
                 z.sock.send(b"K")
 
-        reply = _pump(in_w, stdin, out, out_r, err_r, start + lim.wall_s + _GRACE, kill, z.sock)
+        stopped: list[int] = []
+
+        def resume_if_stopped() -> None:  # the run stopped it: let it go on to kill the run
+            if _is_stopped(z.proc.pid):
+                stopped[:] = [signal.SIGSTOP]
+                with contextlib.suppress(OSError):
+                    os.kill(z.proc.pid, signal.SIGCONT)
+                kill()
+
+        deadline, watch = start + lim.wall_s + _GRACE, resume_if_stopped if self.reachable else None
+        try:
+            reply = pump(in_w, stdin, out, out_r, err_r, deadline, kill, z.sock, watch)
+        except Broken:
+            killed_by = self._killed_by_run(z)
+            if killed_by is None:
+                raise
+            self._drop_zygote()
+            return result_of(lim, out, reply_of(signalled=[killed_by]), time.monotonic() - start)
         wall = time.monotonic() - start
+        if reply is None and stopped:  # it kept stopping the zygote: a fresh one next run
+            self._drop_zygote()
+            return result_of(lim, out, reply_of(signalled=stopped), wall)
         if reply is None:
-            raise _Broken(f"zygote gave no result {_GRACE:g} s past the wall clock")
+            raise Broken(f"zygote gave no result {_GRACE:g} s past the wall clock")
+        reply["signalled"] = sorted({*reply.get("signalled", ()), *stopped})
         if reply.get("leftovers"):
             log.warning("sandbox: a run's processes outlived SIGKILL; restarting the zygote")
         if reply.get("error") or reply.get("leftovers"):
             self._drop_zygote()  # a fresh one has fresh namespaces and an empty /tmp
         if reply.get("error") or reply.get("setup_error"):
-            return _broken(f"sandbox failed: {reply.get('error') or reply['setup_error']}", wall)
-        return _result(lim, out, reply, reply["wall_s"])
+            return broken(f"sandbox failed: {reply.get('error') or reply['setup_error']}", wall)
+        return result_of(lim, out, reply, reply["wall_s"])
 
-
-def _run_subprocess(
-    python: str, code: bytes, stdin: bytes, files: list[tuple[str, bytes]], lim: Limits
-) -> RunResult:
-    """The fallback: a fresh `python -I` per run in its own session, killed as a group."""
-    with tempfile.TemporaryDirectory(prefix="distill-sandbox-") as run_dir:
-        for name, data in [("main.py", code), *files]:
-            Path(run_dir, name).parent.mkdir(parents=True, exist_ok=True)
-            Path(run_dir, name).write_bytes(data)
-        (in_r, in_w), (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe(), os.pipe()
-        start = time.monotonic()
+    def _killed_by_run(self, z: _Zygote) -> int | None:
+        """The signal that killed the zygote during a run, where only that run can have sent it."""
+        if not self.reachable:
+            return None
         try:
-            proc = subprocess.Popen(
-                [python, "-I", "-c", _BOOT, "--once", json.dumps(asdict(lim))],
-                stdin=in_r, stdout=out_w, stderr=err_w, cwd=run_dir,
-                env={**zygote.ENV, "HOME": run_dir}, start_new_session=True,
-            )  # fmt: skip
-        except OSError as exc:
-            for fd in (in_w, out_r, err_r):
-                os.close(fd)
-            return _broken(f"cannot start {python}: {exc}")
-        finally:
-            for fd in (in_r, out_w, err_w):
-                os.close(fd)
+            code = z.proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            return None
+        return -code if code < 0 else None
 
-        def kill() -> None:
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGKILL)
 
-        out, deadline, killed = _Output(lim), start + lim.wall_s, None
-        _pump(in_w, stdin, out, out_r, err_r, deadline, kill)
-        while (done := os.wait4(proc.pid, os.WNOHANG))[0] == 0:
-            if time.monotonic() >= deadline:
-                killed = "wall"
-                kill()
-                done = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.002)
-        kill()  # whatever it left in its session
-        _, status, usage = done
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        reply = {
-            "exitcode": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-            "killed": killed,
-            "cpu_s": usage.ru_utime + usage.ru_stime,
-            "maxrss_kb": usage.ru_maxrss // (1024 if sys.platform == "darwin" else 1),
-        }
-        return _result(lim, out, reply, time.monotonic() - start)
+def _is_stopped(pid: int) -> bool:
+    try:
+        info = os.waitid(os.P_PID, pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT)
+    except (ChildProcessError, AttributeError):  # gone, or no waitid on this platform
+        return False
+    return info is not None and info.si_code == os.CLD_STOPPED
 
 
 def run_python(

@@ -5,8 +5,10 @@ environment and no descriptor but a socket: it never holds the grader's secrets,
 expected outputs or memory. It unshares what the OS allows, builds the filesystem runs see, then
 serves: b"R" carrying a run's stdin/stdout/stderr pipe ends (SCM_RIGHTS) and one frame (limits,
 source, files); it answers one JSON frame. A b"K" during a run kills it (the output cap).
-`--once LIMITS` runs ./main.py in this very process: the per-run subprocess fallback. It loads
-no module a run would not have anyway beyond a few cheap ones: every page it holds slows each
+It blocks every signal a run could hurt it with, and names in its answer those a run sent.
+`--once LIMITS FD` runs ./main.py in a child of this process, which stays its shielded parent:
+the per-run subprocess fallback, reporting on FD the signals the run sent it. It loads no
+module a run would not have anyway beyond a few cheap ones: every page it holds slows each
 fork, and every page a child writes is a copy (about 4 µs each on a VM).
 """
 
@@ -48,6 +50,14 @@ MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME = 4096, 16384, 1 << 18, 1 << 21
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 36, 38
 SYS_MOUNT_SETATTR, AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 1
 LINUX = sys.platform.startswith("linux")
+# A run of the zygote's uid can signal it (as init of a PID namespace it gets no SIGKILL or
+# SIGSTOP from inside, but every signal it blocks or handles). Each signal that could hurt is
+# blocked, so it stays pending, harms nothing, and tells on the run that sent it. The harmless
+# ones stay open (SIGCHLD must); SIGKILL and SIGSTOP the grader sees from outside.
+SHIELDED = signal.valid_signals() - {
+    signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGCONT, signal.SIGURG, signal.SIGWINCH
+}  # fmt: skip
+_MASK: set[int | signal.Signals] = set()  # a run's signal mask: the zygote's at its start
 
 try:
     _libc: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
@@ -226,6 +236,20 @@ def _setup_mounts(cfg: dict[str, Any], iso: dict[str, Any], other_user: bool) ->
     return scratch
 
 
+# --- signals sent to this process ---
+def _take_signals() -> list[int]:
+    """The shielded signals pending here, consumed; only those a run can have sent: not from
+    outside our PID namespace (si_pid 0), our parent (the grader) or this process."""
+    pending = signal.sigpending()
+    if not pending or not hasattr(signal, "sigtimedwait"):  # macOS: no sender to tell apart
+        return sorted(signal.sigwait({sig}) for sig in pending)
+    sent, others = set(), (0, os.getppid(), os.getpid())  # the kernel's own (SIGPIPE): ours
+    while (info := signal.sigtimedwait(SHIELDED, 0)) is not None:
+        if info.si_pid not in others:
+            sent.add(info.si_signo)
+    return sorted(sent)
+
+
 # --- one run ---
 def rlimits(lim: dict[str, Any], nproc: bool) -> list[int]:
     """(resource, soft, hard) triples, flattened."""
@@ -314,6 +338,9 @@ def _child(ctx: dict[str, Any], flat: list[int], run_dir: str, fds: list[int], e
             os.setresuid(ctx["uid"], ctx["uid"], ctx["uid"])
         elif ctx["iso"]["user_namespace"]:
             _drop_caps()
+        if LINUX and _libc is not None:  # after setresuid, which clears it: dies with us
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, _MASK)  # as a fresh python has it
         _become_main(run_dir)
     except BaseException as exc:
         os.write(errw, f"{type(exc).__name__}: {exc}".encode()[:500])
@@ -446,6 +473,7 @@ def _run(ctx: dict[str, Any], sock: socket.socket, header: dict[str, Any], blob:
         if uid is not None:
             os.chown(run_dir, uid, uid)
         _write_files(run_dir, header, blob, uid)
+        _take_signals()  # not this run's
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:
@@ -458,6 +486,7 @@ def _run(ctx: dict[str, Any], sock: socket.socket, header: dict[str, Any], blob:
         status, usage, killed = _wait(sock, pid, start + lim["wall_s"])
         wall = time.monotonic() - start
         clean = _kill_rest(ctx, pid)
+        signalled = _take_signals()
         os.set_blocking(errr, False)
         setup_error = os.read(errr, 1000).decode(errors="replace")
     finally:
@@ -475,6 +504,7 @@ def _run(ctx: dict[str, Any], sock: socket.socket, header: dict[str, Any], blob:
         "maxrss_kb": usage.ru_maxrss // (1024 if sys.platform == "darwin" else 1),
         "setup_error": setup_error or None,
         "leftovers": not clean,
+        "signalled": signalled,
     }
 
 
@@ -502,12 +532,37 @@ def _serve(sock: socket.socket, ctx: dict[str, Any]) -> None:
                 os.rmdir(run_dir)
 
 
-def main(argv: list[str]) -> int:
-    if argv[1] == "--once":  # the fallback: this process is the run (Popen made its session)
-        _set_rlimits(rlimits(json.loads(argv[2]), nproc=False))
+def _once(limits: dict[str, Any], report: int) -> NoReturn:
+    """The fallback's run, as a child of this process (Popen made its session): a run that
+    signals its parent reaches this shielded process, not the grader. Its exit status is
+    passed on as ours; the signals it sent us go to the grader on `report`."""
+    _set_rlimits(rlimits(limits, nproc=False))
+    pid = os.fork()
+    if pid == 0:
+        os.close(report)
+        if LINUX and _libc is not None:
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, _MASK)
         _become_main(os.getcwd())
         with open("main.py", "rb") as f:
             os._exit(_exec_main(f.read(), os.getcwd()))
+    status = os.waitpid(pid, 0)[1]
+    os.write(report, json.dumps({"signalled": _take_signals()}).encode())
+    if os.WIFSIGNALED(status):  # die of the same signal, so the grader sees what the run did
+        sig = os.WTERMSIG(status)
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
+        os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def main(argv: list[str]) -> int:
+    global _MASK
+    _MASK = signal.pthread_sigmask(signal.SIG_BLOCK, SHIELDED)  # before any fork: inherited
+    if argv[1] == "--once":
+        _once(json.loads(argv[2]), int(argv[3]))
     sock, cfg = socket.socket(fileno=int(argv[1])), json.loads(argv[2])
     os.umask(0o022)
     iso = _isolate(cfg)

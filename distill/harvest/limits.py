@@ -1,7 +1,8 @@
 """Per-teacher client-side limits: requests/minute, tokens/minute, and a shared pause.
 
-The buckets refill continuously (half a second of burst, not a minute's), so a
-server enforcing the same per-minute limit over short windows never sees a burst. A 429 pauses
+The buckets refill continuously (half a second of burst, not a minute's), so a server enforcing
+the same per-minute limit over short windows never sees a burst; the token bucket takes back
+what a request was charged (prompt estimate + max_tokens) but did not use. A 429 pauses
 the whole teacher, and `x-ratelimit-*` / `anthropic-ratelimit-*` headers saying nothing is left
 pause it until their reset, before the server has to say 429.
 """
@@ -15,8 +16,6 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 
-from aiolimiter import AsyncLimiter
-
 from distill.config import Limits
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -28,26 +27,49 @@ def estimate_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
 
 
-class _RefundableLimiter(AsyncLimiter):
-    """aiolimiter's leaky bucket, plus giving back what a request was charged but did not use."""
-
-    def refund(self, amount: float) -> None:
-        self._level = max(0.0, self._level - amount)
-
-
 # Requests sent at the limit arrive jittered by the network and the server's scheduling, so a
 # client at exactly the server's rate and burst gets the odd 429. Aim a little below both.
 RATE_MARGIN = 0.99
 BURST_S = 0.5
 
 
-def _bucket(per_minute: int, largest: int) -> _RefundableLimiter | None:
+class LeakyBucket:
+    """A bucket that drains at `per_second` and holds `capacity`; a charge waits until it fits.
+
+    Waiters are served first come, first served. `refund` gives back what a request was
+    charged but did not use.
+    """
+
+    def __init__(self, capacity: float, per_second: float) -> None:
+        self.capacity = capacity
+        self.per_second = per_second
+        self._level = 0.0
+        self._checked = time.monotonic()
+        self._turn = asyncio.Lock()  # FIFO: one waiter at a time at the head of the queue
+
+    async def acquire(self, amount: float) -> None:
+        amount = min(amount, self.capacity)
+        async with self._turn:
+            while (excess := self._drain() + amount - self.capacity) > 0:
+                await asyncio.sleep(excess / self.per_second)
+            self._level += amount
+
+    def refund(self, amount: float) -> None:
+        self._level = max(0.0, self._drain() - amount)
+
+    def _drain(self) -> float:
+        now = time.monotonic()
+        self._level = max(0.0, self._level - (now - self._checked) * self.per_second)
+        self._checked = now
+        return self._level
+
+
+def _bucket(per_minute: int, largest: int) -> LeakyBucket | None:
     """A leaky bucket holding half a second's worth, or the largest single charge if more."""
     if per_minute <= 0:
         return None
     per_second = per_minute * RATE_MARGIN / 60.0
-    capacity = max(per_second * BURST_S, float(largest), 1.0)
-    return _RefundableLimiter(capacity, capacity / per_second)
+    return LeakyBucket(max(per_second * BURST_S, float(largest), 1.0), per_second)
 
 
 class TeacherLimiter:
@@ -60,9 +82,9 @@ class TeacherLimiter:
     async def acquire(self, charge: int) -> None:
         await self._wait_out_pause()
         if self._requests is not None:
-            await self._requests.acquire()
+            await self._requests.acquire(1.0)
         if self._tokens is not None:
-            await self._tokens.acquire(min(float(charge), self._tokens.max_rate))
+            await self._tokens.acquire(float(charge))
         await self._wait_out_pause()
 
     def settle(self, charged: int, used: int) -> None:

@@ -15,7 +15,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from distill.harvest.prices import cost_usd, price_of
 from distill.harvest.providers import Completion, Provider, make_provider
 from distill.jsonl import write_jsonl_atomic
 from distill.prompts import PromptLibrary, PromptRenderer
-from distill.records import SCHEMA_VERSION
+from distill.records import Sample
 from distill.tasks import load_tasks
 
 log = logging.getLogger(__name__)
@@ -285,35 +285,31 @@ class _Harvester:
         self.stats.prompt_tokens += c.usage.prompt_tokens
         self.stats.completion_tokens += c.usage.completion_tokens
         self.stats.cost_usd += cost
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "task_id": request.task_id,
-            "sample_index": request.sample_index,
-            "teacher": request.teacher,
-            "request_key": request.key,
-            "messages": request.messages,
-            "status": "ok",
-            "model": c.model,
-            "reasoning": c.reasoning,
-            "reasoning_kind": c.reasoning_kind,
-            "content": c.content,
-            "finish_reason": c.finish_reason,
-            "usage": asdict(c.usage),
-            "cost_usd": round(cost, 8),
-            "latency_s": round(latency, 4),
-            "error": None,
-            "created_at": _now(),
-        }
+        return replace(
+            _sample_of(request, "ok"),
+            model=c.model,
+            reasoning=c.reasoning,
+            reasoning_kind=c.reasoning_kind,
+            content=c.content,
+            finish_reason=c.finish_reason,
+            usage=c.usage,
+            cost_usd=round(cost, 8),
+            latency_s=round(latency, 4),
+        ).to_dict()
 
     def _error_row(self, request: PlannedRequest, exc: ProviderError) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "task_id": request.task_id,
-            "sample_index": request.sample_index,
-            "teacher": request.teacher,
-            "request_key": request.key,
-            "messages": request.messages,
-            "status": "error",
-            "error": {"type": type(exc).__name__, "kind": exc.kind, "message": str(exc)},
-            "created_at": _now(),
-        }
+        error = {"type": type(exc).__name__, "kind": exc.kind, "message": str(exc)}
+        return replace(_sample_of(request, "error"), error=error).to_dict()
+
+
+def _sample_of(request: PlannedRequest, status: str) -> Sample:
+    """What every sample of a request carries, answered or not."""
+    return Sample(
+        task_id=request.task_id,
+        sample_index=request.sample_index,
+        teacher=request.teacher,
+        request_key=request.key,
+        messages=request.messages,
+        status=status,
+        created_at=_now(),
+    )

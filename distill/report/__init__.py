@@ -2,7 +2,7 @@
 
 data.py    the output directory (graded/samples, history.jsonl, cache size) as pandas frames
 summary.py the figures both show, as labelled text rows
-status.py  the terminal tables (rich)
+(the terminal tables of `distill status` are drawn by distill.cli.console)
 plots.py   the figures (matplotlib, Agg), as PNG bytes
 html.py    one self-contained HTML page: figures inlined, no external CSS, JS or fonts
 """

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 
 from distill.errors import DistillError, InputError
+from distill.jsonl import NOT_AN_OBJECT, BadLine, iter_jsonl
 from distill.records import JUDGED, iter_samples, read_tasks
 
 log = logging.getLogger(__name__)
@@ -122,19 +123,16 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     runs: list[dict[str, Any]] = []
-    with path.open("rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                log.warning("%s:%d: not a JSON line; skipped", path, line_no)
-                continue
-            if isinstance(row, dict) and row.get("run_id"):
-                runs.append(row)
-            else:
-                log.warning("%s:%d: not a run summary; skipped", path, line_no)
+
+    def skip(bad: BadLine) -> None:
+        what = "not a run summary" if bad.reason == NOT_AN_OBJECT else "not a JSON line"
+        log.warning("%s:%d: %s; skipped", path, bad.line, what)
+
+    for line_no, row in iter_jsonl(path, on_bad=skip):
+        if row.get("run_id"):
+            runs.append(row)
+        else:
+            log.warning("%s:%d: not a run summary; skipped", path, line_no)
     runs.sort(key=lambda r: str(r.get("started_at") or ""))
     return runs
 

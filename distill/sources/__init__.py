@@ -2,73 +2,48 @@
 
     import_files("gsm8k", ["train.jsonl"], ctx)      rows → tasks, deduplicated, sampled
     import_merges(ctx, MineOptions(repo=Path(".")))  merge conflicts → tasks
+    run_import(SourceConfig(...))                    one source into its task file
 
-Both return the tasks and leave their figures in ctx.stats; the CLI writes and summarises.
+The first two return the tasks and leave their figures in ctx.stats; run_import adds the new
+ones to the output file, for `distill import` and for the import stage of `distill run`.
+The importers load on first use of these names, so `import distill.sources.readers` loads no more.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from distill.records import Task
-from distill.sources import code, instructions, math, oasst
-from distill.sources.common import ImportContext, Importer, finish
-from distill.sources.merges import MineOptions, mine_merges
-from distill.sources.readers import iter_rows
+if TYPE_CHECKING:
+    from distill.sources.common import ImportContext
+    from distill.sources.merges import MineOptions
+    from distill.sources.runner import FORMATS, import_files, import_merges
+    from distill.sources.task_file import ImportResult, run_import, run_sources
 
-
-@dataclass(frozen=True)
-class Format:
-    name: str
-    importer: Importer
-    kind: str
-    help: str
-
-
-FORMATS: dict[str, Format] = {
-    f.name: f
-    for f in (
-        Format("alpaca", instructions.alpaca, "chat", "instruction, input, output"),
-        Format("dolly", instructions.dolly, "chat", "instruction, context, response, category"),
-        Format("oasst1", oasst.oasst1, "chat", "OpenAssistant message trees (best-ranked path)"),
-        Format("sharegpt", instructions.sharegpt, "chat", "conversations of from/value turns"),
-        Format("csv", instructions.tabular, "chat", "any table, columns mapped by flags"),
-        Format("sft", instructions.alpaca, "chat", "seed-style SFT: instruction, input, output"),
-        Format("dpo", instructions.dpo, "chat", "seed-style DPO: prompt, chosen, rejected"),
-        Format("kto", instructions.kto, "chat", "seed-style KTO: prompt, completion, label"),
-        Format("apps", code.apps, "code", "APPS rows: question, input_output, solutions"),
-        Format("taco", code.apps, "code", "TACO rows (APPS shape plus tags, limits)"),
-        Format("livecodebench", code.livecodebench, "code", "LiveCodeBench code generation"),
-        Format("code", code.plain, "code", "distill code tasks: prompt + tests"),
-        Format("gsm8k", math.gsm8k, "math", "question, answer ending in '#### N'"),
-        Format("math", math.hendrycks_math, "math", "MATH: problem, solution with \\boxed{}"),
-        Format("qa", math.qa, "math", "plain question / answer rows"),
-    )
+_LAZY = {
+    "FORMATS": "distill.sources.runner",
+    "ImportContext": "distill.sources.common",
+    "MineOptions": "distill.sources.merges",
+    "import_files": "distill.sources.runner",
+    "import_merges": "distill.sources.runner",
+    "ImportResult": "distill.sources.task_file",
+    "run_import": "distill.sources.task_file",
+    "run_sources": "distill.sources.task_file",
 }
 
-
-def import_files(
-    fmt: str,
-    inputs: Iterable[str | Path],
-    ctx: ImportContext,
-    max_samples: int | None = None,
-    seed: int = 0,
-) -> list[Task]:
-    tasks = FORMATS[fmt].importer(iter_rows(inputs, ctx), ctx)
-    return finish(tasks, ctx, max_samples, seed)
-
-
-def import_merges(
-    ctx: ImportContext, options: MineOptions, max_samples: int | None = None, seed: int = 0
-) -> list[Task]:
-    tasks = finish(mine_merges(ctx, options), ctx, max_samples, seed)
-    sides = Counter(str(t.meta.get("resolution_side")) for t in tasks)
-    for side in ("ours", "theirs", "base", "combined"):
-        ctx.stats.extra[f"kept, resolved as {side}"] = sides[side]
-    return tasks
+__all__ = [
+    "FORMATS",
+    "ImportContext",
+    "ImportResult",
+    "MineOptions",
+    "import_files",
+    "import_merges",
+    "run_import",
+    "run_sources",
+]
 
 
-__all__ = ["FORMATS", "ImportContext", "MineOptions", "import_files", "import_merges"]
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

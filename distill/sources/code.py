@@ -23,7 +23,7 @@ import re
 import zlib
 from typing import Any
 
-from distill.grade.code_tests import CodeTest, parse_tests
+from distill.code_tests import CodeTest, parse_tests
 from distill.records import Task
 from distill.sources.common import BadRow, ImportContext, Row, join_nonempty, per_row, text_field
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from distill.grade.short_answer import last_boxed
+from distill.boxed import last_boxed
 from distill.records import Task
 from distill.sources.common import BadRow, ImportContext, Row, per_row, text_field
 

@@ -1,6 +1,10 @@
 """One conflicted file → merge tasks: split diff3 output into hunks, find each hunk's resolution
 in the file the developer committed, and build the prompt and reference around it.
 
+Lines end at `\n` only, as they do for git: a form feed, U+2028 or a lone `\r` inside a line
+stays in it byte for byte. Only git's own markers open and close a hunk, in diff3 order, and every
+section must be text of its side, so a line of seven `=` (an RST underline) is just text.
+
 A hunk's resolution is the text between its surrounding context lines as they appear in the
 committed file. The context shown in the prompt must be there verbatim (the grader checks that an
 answer keeps it); more lines on each side, up to the next conflict, are used only to make the
@@ -10,12 +14,11 @@ missing, still not unique, or out of order is dropped and counted, never guessed
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-OURS, BASE, SEP, THEIRS = "<<<<<<< ours", "||||||| base", "=======", ">>>>>>> theirs"
-MARKER_LINE = re.compile(r"^(<{7}|\|{7}|={7}|>{7})(\s|$)", re.MULTILINE)
+MARKER_SIZE = 7  # git's default; a `conflict-marker-size` attribute changes it per file
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,19 @@ class Hunk:
 
 @dataclass(frozen=True)
 class Limits:
+    """Sizes in tokens (estimated as characters / 4, as harvest estimates prompts), high
+    enough to keep a long real conflict; a line limit only when asked for."""
+
     context: int = 5  # lines shown on each side of the hunk
     locate_context: int = 20  # lines used at most to find the hunk in the committed file
-    max_hunk_lines: int = 30  # ours + base + theirs, and the resolution
-    max_prompt_chars: int = 6000
+    max_prompt_tokens: int = 8000  # the conflict with its context: what the teacher reads
+    max_resolution_tokens: int = 4000  # the resolution with its context: what it must write
+    max_hunk_lines: int | None = None  # ours + base + theirs, and the resolution
+
+
+def estimate_tokens(text: str) -> int:
+    """The estimate harvest.limits uses (which sources may not import): characters / 4."""
+    return max(1, math.ceil(len(text) / 4))
 
 
 @dataclass(frozen=True)
@@ -49,47 +61,93 @@ class Mined:
 Item = str | Hunk
 
 
-def split_diff3(text: str) -> list[Item]:
-    """`git merge-file --diff3 -L ours -L base -L theirs` output → clean lines and hunks."""
+def split_lines(text: str) -> list[str]:
+    """Lines ending at `\n` only, each keeping its end (the last one may have none)."""
+    lines = text.split("\n")
+    last = lines.pop()
+    return [line + "\n" for line in lines] + ([last] if last else [])
+
+
+def markers(size: int = MARKER_SIZE) -> tuple[str, str, str, str]:
+    """The prompt's marker lines for a file whose markers are `size` characters long."""
+    return ("<" * size + " ours", "|" * size + " base", "=" * size, ">" * size + " theirs")
+
+
+def split_diff3(
+    text: str, sides: Sequence[str] | None = None, size: int = MARKER_SIZE
+) -> list[Item]:
+    """diff3-style merge output (any labels) → clean lines and hunks.
+
+    A hunk is `<<<<<<<`, ours, `|||||||`, base, `=======`, theirs, `>>>>>>>`, each marker
+    ending the section before it only in that order. With `sides` (ours, base, theirs texts),
+    each section must be text of its side; ValueError says why a file cannot be read."""
     items: list[Item] = []
     sections: list[list[str]] | None = None
-    for line in text.splitlines(keepends=True):
+    opens = ("<" * size, "|" * size, "=" * size, ">" * size)
+    for line in split_lines(text):
         bare = line.rstrip("\r\n")
         if sections is None:
-            if bare == OURS:
+            if _is_marker(bare, opens[0]):
                 sections = [[]]
             else:
                 items.append(_nl(line))
-        elif bare in (BASE, SEP) and len(sections) < 3:
+        elif len(sections) < 3 and _is_marker(bare, opens[len(sections)], len(sections) == 2):
             sections.append([])
-        elif bare == THEIRS and len(sections) == 3:
-            items.append(Hunk(*(tuple(s) for s in sections)))
+        elif len(sections) == 3 and _is_marker(bare, opens[3]):
+            hunk = Hunk(*(tuple(s) for s in sections))
+            if sides is not None and not _sections_of(hunk, sides):
+                raise ValueError("marker-like lines inside a conflict")
+            items.append(hunk)
             sections = None
         else:
             sections[-1].append(_nl(line))
     if sections is not None:
-        raise ValueError("unterminated conflict hunk in git merge-file output")
+        raise ValueError("unterminated conflict hunk in the merge output")
     return items
+
+
+def _is_marker(bare: str, marker: str, exact: bool = False) -> bool:
+    if exact:  # the separator has no label
+        return bare == marker
+    return bare == marker or bare.startswith(marker + " ")
+
+
+def _sections_of(hunk: Hunk, sides: Sequence[str]) -> bool:
+    """Each section is a run of lines of its side: else a side's own marker-like line was
+    taken for git's marker."""
+    for section, side in zip((hunk.ours, hunk.base, hunk.theirs), sides, strict=True):
+        whole = side if side.endswith("\n") or not side else side + "\n"
+        if "".join(section) not in whole:
+            return False
+    return True
 
 
 def _nl(line: str) -> str:
     return line if line.endswith("\n") else line + "\n"
 
 
-def mine_file(items: Sequence[Item], merged: Sequence[str], limits: Limits) -> list[Mined | str]:
-    """For each hunk, what it yields or the reason it was dropped."""
+def mine_file(
+    items: Sequence[Item], merged: Sequence[str], limits: Limits, size: int = MARKER_SIZE
+) -> list[Mined | str]:
+    """For each hunk, what it yields or the reason it was dropped (naming the limit)."""
     results: list[Mined | str] = []
     for index, item in enumerate(items):
         if isinstance(item, Hunk):
-            results.append(_mine_hunk(items, index, item, merged, limits))
+            results.append(_mine_hunk(items, index, item, merged, limits, size))
     return results
 
 
 def _mine_hunk(
-    items: Sequence[Item], index: int, hunk: Hunk, merged: Sequence[str], limits: Limits
+    items: Sequence[Item],
+    index: int,
+    hunk: Hunk,
+    merged: Sequence[str],
+    limits: Limits,
+    size: int,
 ) -> Mined | str:
-    if hunk.lines > limits.max_hunk_lines:
-        return "hunk too long"
+    too_many = limits.max_hunk_lines
+    if too_many is not None and hunk.lines > too_many:
+        return "hunk over --max-hunk-lines"
     before, at_start = _run(items, index, -1)
     after, at_end = _run(items, index, +1)
     if (not before and not at_start) or (not after and not at_end):
@@ -106,25 +164,39 @@ def _mine_hunk(
     if start > end:
         return "context out of order"
     resolved = [_nl(line) for line in merged[start:end]]
-    if MARKER_LINE.search("".join(resolved)):
+    if _committed_markers(resolved, hunk, size):
         return "conflict markers committed"
-    if len(resolved) > limits.max_hunk_lines:
-        return "resolution too long"
+    if too_many is not None and len(resolved) > too_many:
+        return "resolution over --max-hunk-lines"
     shown_before = before[len(before) - min(limits.context, len(before)) :]
     shown_after = after[: limits.context]
+    resolution = "".join([*shown_before, *resolved, *shown_after])
+    if estimate_tokens(resolution) > limits.max_resolution_tokens:
+        return "resolution over --max-resolution-tokens"
+    ours, base, sep, theirs = markers(size)
     conflict = "".join(
-        [*shown_before, OURS + "\n", *hunk.ours, BASE + "\n", *hunk.base, SEP + "\n",
-         *hunk.theirs, THEIRS + "\n", *shown_after]
+        [*shown_before, ours + "\n", *hunk.ours, base + "\n", *hunk.base, sep + "\n",
+         *hunk.theirs, theirs + "\n", *shown_after]
     )  # fmt: skip
-    if len(conflict) > limits.max_prompt_chars:
-        return "prompt too long"
+    if estimate_tokens(conflict) > limits.max_prompt_tokens:
+        return "prompt over --max-prompt-tokens"
     return Mined(
         conflict=conflict,
-        resolution="".join([*shown_before, *resolved, *shown_after]),
+        resolution=resolution,
         side=resolution_side(resolved, hunk),
         line=start + 1,
         hunk_lines=hunk.lines,
     )
+
+
+def _committed_markers(resolved: Sequence[str], hunk: Hunk, size: int) -> bool:
+    """An opening or closing marker line the developer committed that no side had."""
+    own = {line.rstrip("\r\n") for line in (*hunk.ours, *hunk.base, *hunk.theirs)}
+    for line in resolved:
+        bare = line.rstrip("\r\n")
+        if bare not in own and (_is_marker(bare, "<" * size) or _is_marker(bare, ">" * size)):
+            return True
+    return False
 
 
 def _run(items: Sequence[Item], index: int, step: int) -> tuple[list[str], bool]:

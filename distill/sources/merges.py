@@ -1,36 +1,37 @@
 """Mine merge-conflict tasks, with the resolution the developer committed, from git history.
 
-Walks two-parent merge commits (newest first; `--since`, a commit cap), and for each file both
-parents changed replays the three-way merge of its blobs with `git merge-file --diff3` on
-temporary copies. Only read-only git commands touch the repository: its working tree, index,
-refs and object store are never written. Each conflict hunk then goes to merge_hunks, which finds
-its resolution in the merge commit's version of the file.
+Walks two-parent merge commits (newest first; `--since`; a commit cap only when asked for, and
+then counted) and replays each as `git merge` did (merge_replay: ort's histogram diff, renames
+and `.gitattributes` merge drivers). Only read-only git commands touch the repository; what git
+writes goes to a scratch directory (merge_git). Each conflict hunk then goes to merge_hunks, which
+finds its resolution in the merge commit's version of the file. Every file or hunk left out is
+counted by reason in ctx.stats, which the import summary prints.
 
-The replay is per file, as git's content merge does it; renames are not followed (a renamed file
-is skipped), nor are criss-cross merges with several merge bases (git would merge a virtual
-base first), nor files with custom merge drivers in mind.
+Criss-cross merges (several merge bases) are skipped and counted: git would merge a virtual base
+first, and its base section would not be any commit's text.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
-import os
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from distill.errors import InputError
 from distill.records import Task
-from distill.sources.common import ImportContext
-from distill.sources.merge_hunks import MARKER_LINE, Limits, Mined, mine_file, split_diff3
+from distill.sources.common import ImportContext, slug
+from distill.sources.merge_git import Git, repo_label, short_name
+from distill.sources.merge_hunks import Limits, Mined, mine_file, split_diff3, split_lines
+from distill.sources.merge_replay import Conflicted, choose_engine, replay_ort, replay_per_file
 
 log = logging.getLogger(__name__)
 
-_REGULAR = ("100644", "100755")
+_OLD_GIT = (
+    "git older than 2.38: conflicts are replayed per file with myers diff, without renames or "
+    "merge drivers, and may differ from the ones git merge showed"
+)
 
 LANGUAGES = {
     "py": "python", "pyi": "python", "js": "javascript", "mjs": "javascript", "cjs": "javascript",
@@ -62,199 +63,138 @@ class MineOptions:
     repo: Path
     rev: str = "HEAD"  # or "--all": every ref
     since: str | None = None
-    max_commits: int | None = 1000
+    max_commits: int | None = None  # None: the whole history
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     max_file_bytes: int = 1_000_000
+    repo_name: str = ""  # meta.repo; default the remote URL (origin first), else the folder
+    engine: str = "auto"  # ort (git >= 2.38) | merge-file (older git) | auto
 
 
-@dataclass(frozen=True)
-class _Side:
-    base: str  # blob id in the merge base; all zeros when the file was added
-    blob: str
-    status: str
+def merge_source_name(options: MineOptions) -> str:
+    """The default `source` of mined tasks: git-<owner>-<repo> from --repo-name or the remote."""
+    if options.repo_name:
+        return f"git-{slug(short_name(options.repo_name))}"
+    if not options.repo.exists():
+        raise InputError(f"{options.repo}: no such directory")
+    git = Git(options.repo)
+    try:
+        return f"git-{slug(short_name(repo_label(git)))}"
+    finally:
+        git.close()
 
 
-class Git:
-    """Read-only access to one repository: commands and a `cat-file --batch` reader."""
-
-    def __init__(self, repo: Path) -> None:
-        self.repo = repo
-        self.env = {
-            **os.environ,
-            "GIT_TERMINAL_PROMPT": "0",
-            "LC_ALL": "C",
-            "GIT_OPTIONAL_LOCKS": "0",
-        }
-        try:
-            self._git("rev-parse", "--git-dir")
-        except FileNotFoundError:
-            raise InputError("git is not installed (needed to mine merges)") from None
-        except InputError as exc:  # git's own words say why: not a repository, unsafe owner
-            raise InputError(f"{repo}: not a usable git repository ({exc})") from None
-        self._batch: subprocess.Popen[bytes] | None = None
-
-    def run(self, *args: str, check: bool = True) -> str:
-        try:
-            return self._git(*args, check=check)
-        except InputError as exc:
-            raise InputError(f"{self.repo}: git {args[0]} failed: {exc}") from None
-
-    def _git(self, *args: str, check: bool = True) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(self.repo), *args], capture_output=True, env=self.env, check=False
-        )
-        if check and done.returncode != 0:
-            lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
-            raise InputError((fatal or lines or [f"exit status {done.returncode}"])[0])
-        return done.stdout.decode("utf-8", "surrogateescape")
-
-    def blob(self, spec: str) -> bytes | None:
-        """A blob by id or `rev:path`; None if there is none."""
-        if self._batch is None:
-            self._batch = subprocess.Popen(
-                ["git", "-C", str(self.repo), "cat-file", "--batch"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env,
-            )  # fmt: skip
-        stdin, stdout = self._batch.stdin, self._batch.stdout
-        assert stdin is not None and stdout is not None
-        stdin.write(spec.encode("utf-8", "surrogateescape") + b"\n")
-        stdin.flush()
-        header = stdout.readline().split()
-        if len(header) != 3:
-            return None  # "<spec> missing" or "ambiguous"
-        data = _read_exactly(stdout, int(header[2]))
-        stdout.read(1)  # the newline after each object
-        return data if header[1] == b"blob" else None
-
-    def close(self) -> None:
-        if self._batch is not None:
-            assert self._batch.stdin is not None
-            self._batch.stdin.close()
-            self._batch.wait()
-            self._batch = None
-
-
-def _read_exactly(stream: IO[bytes], size: int) -> bytes:
-    chunks, left = [], size
-    while left > 0:
-        chunk = stream.read(left)
-        if not chunk:
-            raise InputError("git cat-file ended early")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+@dataclass
+class _Walk:
+    git: Git
+    ctx: ImportContext
+    options: MineOptions
+    engine: str
+    label: str
+    attributes: tuple[str, ...]  # paths of .gitattributes files to give each replay
 
 
 def mine_merges(ctx: ImportContext, options: MineOptions) -> Iterator[Task]:
     """Tasks from every conflict hunk of the merges walked; figures go to ctx.stats."""
     if not options.repo.exists():
         raise InputError(f"{options.repo}: no such directory")
+    if options.rev.startswith("-") and options.rev != "--all":
+        raise InputError(f"--rev {options.rev!r}: a revision cannot start with '-'")
     git = Git(options.repo)
     extra = ctx.stats.extra
     for key in ("merge commits walked", "merges with conflicts", "conflicted files",
                 "conflict hunks"):  # fmt: skip
         extra[key] = 0
     try:
-        args = ["rev-list", "--merges", "--max-parents=2", "--parents"]
-        if options.since:
-            args.append(f"--since={options.since}")
-        if options.max_commits is not None:
-            args.append(f"--max-count={options.max_commits}")
-        if options.rev.startswith("-") and options.rev != "--all":
-            raise InputError(f"--rev {options.rev!r}: a revision cannot start with '-'")
-        walked = git.run(*args, options.rev, "--").split("\n")
-        with tempfile.TemporaryDirectory(prefix="distill-merge-") as tmp:
-            for line in walked:
-                if not line.strip():
-                    continue
-                commit, ours, theirs = line.split()
-                extra["merge commits walked"] += 1
-                if extra["merge commits walked"] % 200 == 0:
-                    log.info("walked %d merges", extra["merge commits walked"])
-                files_before = extra["conflicted files"]
-                yield from _mine_commit(git, ctx, options, Path(tmp), commit, ours, theirs)
-                extra["merges with conflicts"] += extra["conflicted files"] > files_before
+        engine = choose_engine(git, options.engine)
+        if engine == "merge-file" and options.engine == "auto":
+            log.warning(_OLD_GIT)
+        label = options.repo_name or repo_label(git)
+        walk = _Walk(git, ctx, options, engine, label, _attribute_files(git, options.rev))
+        for commit, ours, theirs in _merges(git, ctx, options):
+            extra["merge commits walked"] += 1
+            if extra["merge commits walked"] % 200 == 0:
+                log.info("walked %d merges", extra["merge commits walked"])
+            yield from _mine_commit(walk, commit, ours, theirs)
+        if not extra["merge commits walked"]:
+            _say_why_none(git, options)
     finally:
         git.close()
     ctx.stats.rows = extra["conflict hunks"]
-    if not extra["merge commits walked"]:
-        shallow = git.run("rev-parse", "--is-shallow-repository", check=False).strip() == "true"
-        # A shallow clone is worth a warning; a history without merges is just a fact (and a
-        # nightly cron job must not mail it every night).
-        (log.warning if shallow else log.info)(
-            "%s: no two-parent merge commits reachable from %s%s",
-            options.repo,
-            "any ref" if options.rev == "--all" else options.rev,
-            " (a shallow clone: `git fetch --unshallow` brings the history)" if shallow else "",
-        )
 
 
-def _mine_commit(
-    git: Git,
-    ctx: ImportContext,
-    options: MineOptions,
-    tmp: Path,
-    commit: str,
-    ours: str,
-    theirs: str,
-) -> Iterator[Task]:
+def _merges(git: Git, ctx: ImportContext, options: MineOptions) -> list[tuple[str, str, str]]:
+    """Two-parent merges, newest first, after the cap (which is counted, never silent)."""
+    args = ["rev-list", "--merges", "--parents"]
+    if options.since:
+        args.append(f"--since={options.since}")
+    listed = [line.split() for line in git.run(*args, options.rev, "--").split("\n") if line]
+    octopus = sum(len(parents) > 3 for parents in listed)
+    if octopus:
+        ctx.stats.skipped["octopus merge (3+ parents)"] += octopus
+    merges = [(c, a, b) for c, a, b, *more in listed if not more]
+    cap = options.max_commits
+    if cap is not None:
+        beyond = max(0, len(merges) - cap)
+        ctx.stats.extra["merge commits beyond --max-commits"] = beyond
+        if beyond:
+            log.info("--max-commits %d: %d older merge commits not walked", cap, beyond)
+        merges = merges[:cap]
+    return merges
+
+
+def _attribute_files(git: Git, rev: str) -> tuple[str, ...]:
+    """Where .gitattributes files sit: the root, and every folder that has one at the tip."""
+    tip = "HEAD" if rev == "--all" else rev
+    listed = git.run("ls-tree", "-r", "-z", "--name-only", tip, "--", check=False).split("\0")
+    nested = {p for p in listed if p.endswith("/.gitattributes")}
+    return (".gitattributes", *sorted(nested))
+
+
+def _say_why_none(git: Git, options: MineOptions) -> None:
+    shallow = git.run("rev-parse", "--is-shallow-repository", check=False).strip() == "true"
+    # A shallow clone is worth a warning; a history without merges is just a fact (and a
+    # nightly cron job must not mail it every night).
+    (log.warning if shallow else log.info)(
+        "%s: no two-parent merge commits reachable from %s%s",
+        options.repo,
+        "any ref" if options.rev == "--all" else options.rev,
+        " (a shallow clone: `git fetch --unshallow` brings the history)" if shallow else "",
+    )
+
+
+def _mine_commit(walk: _Walk, commit: str, ours: str, theirs: str) -> Iterator[Task]:
+    git, ctx, options = walk.git, walk.ctx, walk.options
     bases = git.run("merge-base", "--all", ours, theirs, check=False).split()
     if len(bases) != 1:
         ctx.skip("merge with several merge bases" if bases else "merge of unrelated histories")
         return
-    left, right = _changes(git, bases[0], ours), _changes(git, bases[0], theirs)
-    for path in sorted(left.keys() & right.keys()):
-        a, b = left[path], right[path]
-        if a.blob == b.blob:
-            continue  # the same change on both sides merges cleanly
-        if not _wanted(path, options):
+    if walk.engine == "ort":
+        git.use_attributes_of(ours, walk.attributes)  # a developer merges in ours' checkout
+        conflicts = replay_ort(git, ours, theirs)
+    else:
+        conflicts = replay_per_file(git, git.scratch, bases[0], ours, theirs)
+    ctx.stats.extra["merges with conflicts"] += bool(conflicts)
+    for conflict in conflicts:
+        if not _wanted(conflict.path, options):
             ctx.skip("file outside --include/--exclude")
             continue
-        if "D" in (a.status, b.status) or _null(a.blob) or _null(b.blob):
-            ctx.skip("file deleted on one side")
+        ctx.stats.extra["conflicted files"] += 1
+        if conflict.reason:
+            ctx.skip(conflict.reason)
             continue
-        texts = _texts(git, ctx, options, (a.base, a.blob, b.blob, f"{commit}:{path}"))
+        texts = _texts(walk, conflict, f"{commit}:{conflict.path}")
         if texts is None:
             continue
-        merged_file = _replay(tmp, texts[0], texts[1], texts[2])
-        if merged_file is None:
-            continue  # git merges this file cleanly
-        ctx.stats.extra["conflicted files"] += 1
+        base, side_ours, side_theirs, merged, committed = texts
         try:
-            items = split_diff3(merged_file)
-        except ValueError:
-            ctx.skip("unreadable git merge-file output")
+            items = split_diff3(merged, (side_ours, base, side_theirs), conflict.marker_size)
+        except ValueError as exc:
+            ctx.skip(str(exc))
             continue
-        results = mine_file(items, texts[3].splitlines(keepends=True), options.limits)
-        yield from _tasks(ctx, results, path, commit, (ours, theirs), bases[0], git.repo)
-
-
-def _changes(git: Git, base: str, side: str) -> dict[str, _Side]:
-    """Regular files changed from base to side: path → (base blob, side blob, status)."""
-    out = git.run("diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", base, side)
-    fields = out.split("\0")
-    changes: dict[str, _Side] = {}
-    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-        parts = meta.lstrip(":").split()
-        if len(parts) != 5:
-            continue
-        old_mode, new_mode, old_blob, new_blob, status = parts
-        if (
-            "\n" in path
-            or (old_mode not in _REGULAR and status != "A")
-            or (new_mode not in _REGULAR and status != "D")
-        ):
-            continue  # symlinks, submodules, type changes
-        changes[path] = _Side(old_blob, new_blob, status[0])
-    return changes
-
-
-def _null(oid: str) -> bool:
-    """git's id for "no file" (40 zeros, or 64 in a SHA-256 repository)."""
-    return not oid.strip("0")
+        results = mine_file(items, split_lines(committed), options.limits, conflict.marker_size)
+        yield from _tasks(walk, results, conflict.path, commit, (ours, theirs), bases[0])
 
 
 def _wanted(path: str, options: MineOptions) -> bool:
@@ -263,18 +203,26 @@ def _wanted(path: str, options: MineOptions) -> bool:
     return not any(fnmatch.fnmatchcase(path, g) for g in options.exclude)
 
 
-def _texts(
-    git: Git, ctx: ImportContext, options: MineOptions, specs: tuple[str, str, str, str]
-) -> tuple[str, str, str, str] | None:
-    """base, ours, theirs and merged text, or None (counted) when the file cannot be mined."""
-    blobs = [b"" if _null(spec) else git.blob(spec) for spec in specs]
-    if blobs[3] is None:
+def _texts(walk: _Walk, conflict: Conflicted, committed: str) -> tuple[str, ...] | None:
+    """base, ours, theirs, git's merge and the committed text, or None (counted) when the
+    file cannot be mined."""
+    git, ctx = walk.git, walk.ctx
+    blobs = [
+        b"" if conflict.base is None else git.blob(conflict.base),
+        git.blob(conflict.ours or ""),
+        git.blob(conflict.theirs or ""),
+        conflict.merged,
+        git.blob(committed),
+    ]
+    if blobs[4] is None:
         ctx.skip("file deleted in the merge")
         return None
     texts = []
     for blob in blobs:
-        assert blob is not None
-        if len(blob) > options.max_file_bytes:
+        if blob is None:
+            ctx.skip("unreadable git object")
+            return None
+        if len(blob) > walk.options.max_file_bytes:
             ctx.skip("file too large")
             return None
         if b"\0" in blob:
@@ -285,39 +233,18 @@ def _texts(
         except UnicodeDecodeError:
             ctx.skip("file not UTF-8")
             return None
-    if any(MARKER_LINE.search(t) for t in texts[:3]):
-        ctx.skip("conflict-marker-like lines in the file")
-        return None
-    return texts[0], texts[1], texts[2], texts[3]
-
-
-def _replay(tmp: Path, base: str, ours: str, theirs: str) -> str | None:
-    """git merge-file --diff3 over temporary copies; None when it merges cleanly."""
-    names = []
-    for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
-        (tmp / name).write_bytes(text.encode("utf-8"))
-        names.append(str(tmp / name))
-    done = subprocess.run(
-        ["git", "merge-file", "-p", "--diff3", "-L", "ours", "-L", "base", "-L", "theirs", *names],
-        capture_output=True, check=False, cwd=tmp,
-    )  # fmt: skip
-    if done.returncode == 0:
-        return None
-    if done.returncode > 127:
-        raise InputError(f"git merge-file failed: {done.stderr.decode('utf-8', 'replace').strip()}")
-    return done.stdout.decode("utf-8")
+    return tuple(texts)
 
 
 def _tasks(
-    ctx: ImportContext,
+    walk: _Walk,
     results: list[Mined | str],
     path: str,
     commit: str,
     parents: tuple[str, str],
     base: str,
-    repo: Path,
 ) -> Iterator[Task]:
-    language = language_of(path)
+    ctx, language = walk.ctx, language_of(path)
     for number, result in enumerate(results, start=1):
         ctx.stats.extra["conflict hunks"] += 1
         if isinstance(result, str):
@@ -326,7 +253,7 @@ def _tasks(
         meta = {
             "language": language,
             "resolution_side": result.side,
-            "repo": repo.resolve().name,
+            "repo": walk.label,
             "commit": commit,
             "parents": list(parents),
             "merge_base": base,

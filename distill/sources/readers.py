@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from distill.errors import InputError
+from distill.jsonl import BadLine, parse_line
 from distill.sources.common import ImportContext, Row
 
 TEXT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv")
@@ -81,20 +82,9 @@ def _jsonl(path: Path, handle: IO[str], ctx: ImportContext) -> Iterator[Row]:
                 continue
             ctx.stats.rows += 1
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                ctx.bad(
-                    f"{path}:{line_no}",
-                    "malformed JSON",
-                    f"malformed JSON ({exc.msg} at column {exc.colno})",
-                )
-                continue
-            if not isinstance(value, dict):
-                ctx.bad(
-                    f"{path}:{line_no}",
-                    "not an object",
-                    f"expected a JSON object, got {type(value).__name__}",
-                )
+                value = parse_line(line, str(path), line_no)
+            except BadLine as exc:
+                ctx.bad(f"{path}:{line_no}", exc.reason, exc.problem)
                 continue
             yield Row(str(path), line_no, value)
     except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:

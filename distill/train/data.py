@@ -17,10 +17,9 @@ from typing import Any
 
 from distill.config import Config
 from distill.errors import ConfigError, InputError, RecordError
-from distill.export.mixing import pick, targets
-from distill.export.thinking import assistant_text
-from distill.harvest.reasoning import CLOSE_TAG, split_inline_think
 from distill.jsonl import iter_jsonl
+from distill.mixing import pick, targets
+from distill.reasoning import CLOSE_TAG, assistant_text, split_inline_think
 
 Messages = list[dict[str, Any]]
 ROLES = ("system", "user", "assistant", "tool")

@@ -229,7 +229,7 @@ def _ask_local(config: Config, model_dir: Path, tasks: list[Task], path: Path) -
     go_offline(allow_hub=False)
     require_train_extra("eval", ("torch", "transformers", "peft"))
     quiet_hf(debug=log.isEnabledFor(logging.DEBUG))
-    from distill.harvest.reasoning import split_inline_think
+    from distill.reasoning import split_inline_think
     from distill.train.generate import generate, load_student, pick_device
 
     if config.train.threads:

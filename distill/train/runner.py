@@ -23,8 +23,8 @@ from typing import Any
 from distill import __version__
 from distill.config import Config
 from distill.errors import ConfigError
-from distill.harvest.reasoning import split_inline_think
 from distill.jsonl import write_jsonl_atomic, write_text_atomic
+from distill.reasoning import split_inline_think
 from distill.train.data import resolve, student_dir, train_files, val_files
 from distill.train.generate import STUDENT_FILE, generate, stop_ids
 from distill.train.trainer import TrainSession, build_trainer

@@ -11,6 +11,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from distill.errors import InputError
+from distill.jsonl import iter_jsonl
+
 SPECIAL = ["<|endoftext|>", "<|pad|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
@@ -81,7 +84,6 @@ def build_tiny_model(
 def main(argv: list[str] | None = None) -> int:
     """`python -m distill.train.tiny OUT_DIR ROWS.jsonl...`: a random student to try the trainer."""
     import argparse
-    import json
     import logging
 
     parser = argparse.ArgumentParser(prog="python -m distill.train.tiny", description=main.__doc__)
@@ -91,9 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     args = parser.parse_args(argv)
-    rows = [
-        json.loads(line) for path in args.rows for line in path.read_text().splitlines() if line
-    ]
+    try:
+        rows = [row for path in args.rows for _, row in iter_jsonl(path)]
+    except InputError as exc:  # a bad rows file: one line naming file:line, no traceback
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     build_tiny_model(args.out, corpus_of(rows), size=args.size)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger(__name__).info(

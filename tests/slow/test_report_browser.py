@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_cli
+from factories import run_cli
 from report_helpers import build_output
 
 PLOTS = ("rate-kind", "rate-teacher", "spend", "latency", "tokens", "reasoning", "errors")

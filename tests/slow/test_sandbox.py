@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import threading
@@ -24,6 +25,7 @@ import pytest
 import distill.grade.sandbox as sandbox_mod
 from distill.grade import sandbox_zygote as zygote
 from distill.grade.sandbox import Limits, RunResult, Sandbox, run_python
+from distill.grade.sandbox_io import Broken, signal_name
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "distill-test-secret-" + secrets.token_hex(8)
@@ -47,7 +49,7 @@ def _processes() -> dict[int, tuple[int, int]]:
 
 
 def _descendants(pid: int) -> set[int]:
-    table, found, frontier = _processes(), set(), {pid}
+    table, found, frontier = _processes(), set[int](), {pid}
     while frontier:
         frontier = {p for p, (ppid, _) in table.items() if ppid in frontier} - found
         found |= frontier
@@ -392,7 +394,9 @@ def test_zygote_death_is_sandbox_error_then_recovers() -> None:
         assert zygote is not None
         threading.Timer(0.5, zygote.proc.kill).start()
         result = box.run_python("import time\ntime.sleep(2)\nprint('done')")
-        assert result.status == "sandbox_error" and result.returncode is None, result
+        # Where a run can reach its zygote, a zygote killed during a run is that run's doing.
+        status = "signalled_sandbox" if box.reachable else "sandbox_error"
+        assert result.status == status and result.returncode is None, result
         assert box.run_python("print(7)").stdout == b"7\n"
 
 
@@ -407,7 +411,7 @@ def test_subprocess_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISTILL_TEST_SECRET", SECRET)
 
     def no_zygote(*args: object) -> None:
-        raise sandbox_mod._Broken("no zygote in this test")
+        raise Broken("no zygote in this test")
 
     monkeypatch.setattr(sandbox_mod, "_Zygote", no_zygote)
     with Sandbox(FAST) as box:
@@ -436,3 +440,126 @@ def test_a_sandbox_inherited_through_fork_starts_its_own_zygote(env: Env) -> Non
     os.close(read)
     os.waitpid(pid, 0)
     assert env.box.run_python("print(input())", b"parent\n").stdout == b"parent\n"
+
+
+# --- signals a run sends to the sandbox that runs it ---
+# Every mode a platform may give: runs as a uid of their own (root), as the zygote's own uid in
+# a PID namespace (what a user namespace gives a non-root user), and as the zygote's own uid
+# with no namespace at all (where user namespaces are refused), in which a run can reach it.
+MODES = ("own_uid", "same_uid", "no_namespaces")
+# Every signal a run can send but the harmless ones (SIGCHLD, SIGCONT, SIGURG, SIGWINCH), and
+# SIGKILL and SIGSTOP, which nothing can ignore: tested apart.
+HARMLESS = {signal.SIGCHLD, signal.SIGCONT, signal.SIGURG, signal.SIGWINCH}
+CATCHABLE = sorted(signal.valid_signals() - HARMLESS - {signal.SIGKILL, signal.SIGSTOP})
+HONEST = ("print(int(input()) * 2)", b"21\n", b"42\n")
+
+
+@pytest.fixture(scope="module", params=MODES)
+def mode_box(request: pytest.FixtureRequest, env: Env) -> Iterator[Sandbox]:
+    if request.param == "own_uid":
+        if env.box.uid is None:
+            pytest.skip("runs have no uid of their own on this platform (not root)")
+        yield env.box
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sandbox_mod, "_pick_uid", lambda: None)  # runs keep the zygote's uid
+        box = Sandbox(FAST, namespaces=request.param == "same_uid")
+    try:
+        if request.param == "same_uid" and not box.isolation["pid_namespace"]:
+            pytest.skip("no PID namespace on this platform")
+        yield box
+    finally:
+        box.close()
+
+
+def _can_reach_zygote(box: Sandbox) -> bool:
+    """Whether a run can signal its zygote at all: same uid, no PID namespace around it."""
+    return box.uid is None and not box.isolation["pid_namespace"]
+
+
+def _honest_still_passes(box: Sandbox) -> None:
+    source, stdin, stdout = HONEST
+    result = box.run_python(source, stdin)
+    assert (result.status, result.stdout) == ("ok", stdout), result
+
+
+def _expected(box: Sandbox) -> str:
+    """A run that signals its parent: refused as another uid, else caught by the zygote."""
+    return "exit" if box.uid is not None else "signalled_sandbox"
+
+
+@pytest.mark.parametrize("sig", CATCHABLE, ids=lambda s: signal_name(s))
+def test_a_signal_to_the_parent_is_shielded(mode_box: Sandbox, sig: int) -> None:
+    zygote_before = mode_box._zygote
+    source = f"import os, time\nos.kill(os.getppid(), {sig})\ntime.sleep(0.05)\nprint('survived')"
+    result = mode_box.run_python(source)
+    assert result.status == _expected(mode_box), result
+    if result.status == "signalled_sandbox":
+        assert signal_name(sig) in result.detail
+    assert mode_box._zygote is zygote_before  # it kept going: not even a restart
+    _honest_still_passes(mode_box)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGSTOP, signal.SIGKILL], ids=["SIGSTOP", "SIGKILL"])
+def test_stopping_or_killing_the_parent_fails_the_run(mode_box: Sandbox, sig: int) -> None:
+    source = f"import os, time\nos.kill(os.getppid(), {sig})\ntime.sleep(0.05)\nprint('survived')"
+    started = time.monotonic()
+    result = mode_box.run_python(source)
+    if mode_box.uid is not None:
+        assert result.status == "exit", result  # PermissionError
+    elif mode_box.isolation["pid_namespace"]:
+        assert (result.status, result.stdout) == ("ok", b"survived\n"), result  # init: dropped
+    else:  # it stopped or killed the zygote: the grader sees it and fails the run
+        assert result.status == "signalled_sandbox", result
+        assert signal_name(sig) in result.detail
+    assert time.monotonic() - started < FAST.wall_s + 1
+    _honest_still_passes(mode_box)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_signalling_the_process_group_reaches_only_the_run(mode_box: Sandbox, sig: int) -> None:
+    for target in ("0", "-os.getpgid(0)", "-os.getpgid(os.getppid())"):
+        source = f"import os, time\nos.kill({target}, {sig})\ntime.sleep(0.05)\nprint('survived')"
+        result = mode_box.run_python(source)
+        assert result.status != "sandbox_error", (target, result)
+        if target == "-os.getpgid(os.getppid())" and _can_reach_zygote(mode_box):
+            assert result.status == "signalled_sandbox", (target, result)  # the zygote's group
+        else:  # its own session and group (in a PID namespace the zygote's group reads 0)
+            assert result.status in ("signal", "exit"), (target, result)
+        _honest_still_passes(mode_box)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGSTOP, signal.SIGKILL])
+def test_kill_minus_one_reaches_no_sandbox(mode_box: Sandbox, sig: int) -> None:
+    if _can_reach_zygote(mode_box):  # it would reach every process of this user: not run here
+        pytest.skip("without a PID namespace or a uid of its own, kill(-1) reaches the host")
+    zygote_before = mode_box._zygote
+    source = f"import os, time\nos.kill(-1, {sig})\ntime.sleep(0.05)\nprint('survived')"
+    result = mode_box.run_python(source)
+    assert result.status in ("ok", "exit"), result  # nothing but itself to reach (ESRCH)
+    assert mode_box._zygote is zygote_before
+    _honest_still_passes(mode_box)
+
+
+def test_the_fallbacks_run_does_not_have_the_grader_as_parent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_zygote(*args: object) -> None:
+        raise Broken("no zygote in this test")
+
+    monkeypatch.setattr(sandbox_mod, "_Zygote", no_zygote)
+    me = os.getpid()
+    # Refuse before signalling: were the grader (this test) the parent, it would stop itself.
+    guard = f"import os, sys, time\nif os.getppid() == {me}:\n    sys.exit('the grader')\n"
+    with Sandbox(FAST) as box:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGSTOP):
+            result = box.run_python(guard + f"os.kill(os.getppid(), {sig})\ntime.sleep(0.05)")
+            assert result.status == "signalled_sandbox", (sig, result)
+            assert signal_name(sig) in result.detail
+            _honest_still_passes(box)
+        result = box.run_python(guard + "os.kill(0, 15)\ntime.sleep(0.05)")  # its group
+        assert result.status in ("signal", "signalled_sandbox"), result
+        segv = box.run_python("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)")
+        assert (segv.status, segv.returncode) == ("signal", -signal.SIGSEGV), segv
+        assert box.run_python("raise SystemExit(3)").returncode == 3
+    assert os.getpid() == me

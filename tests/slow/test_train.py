@@ -25,7 +25,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
-from conftest import ROOT, read_jsonl, run_cli  # noqa: E402
+from factories import ROOT, read_jsonl, run_cli  # noqa: E402
 
 from distill.cli import main  # noqa: E402
 from distill.config import Config, load_config  # noqa: E402

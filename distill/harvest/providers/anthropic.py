@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx2
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from distill.config import TeacherConfig
 from distill.errors import TransientError
-from distill.harvest.providers.base import (
-    SAMPLE_INDEX_HEADER,
-    ClientShards,
-    Completion,
-    parse_json_body,
-    translate_sdk_error,
-)
-from distill.harvest.reasoning import from_anthropic_blocks
+from distill.harvest.providers.base import Completion, SDKProvider
+from distill.harvest.providers.sdk_errors import SDKErrors
+from distill.reasoning import from_anthropic_blocks
 from distill.records import Usage
+
+if TYPE_CHECKING:
+    from distill.harvest.providers.base import SDKClient
 
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
@@ -39,34 +36,23 @@ def request_params(t: TeacherConfig, sample_index: int) -> dict[str, Any]:
     return params
 
 
-class AnthropicProvider:
+class AnthropicProvider(SDKProvider):
     provider_name = "anthropic"
+    default_base_url = "https://api.anthropic.com"
+    endpoint = "/v1/messages"
 
-    def __init__(self, name: str, teacher: TeacherConfig, api_key: str) -> None:
+    def _load_sdk(self) -> tuple[Callable[..., SDKClient], SDKErrors]:
         import anthropic  # the SDK takes ~2 s to import: only when this teacher is used
 
-        self.name = name
-        self.teacher = teacher
-        self.base_url = teacher.base_url or "https://api.anthropic.com"
-        self._secret = api_key
-        self._sdk = anthropic
-        self._clients = ClientShards(
-            lambda http: anthropic.AsyncAnthropic(
-                api_key=api_key or "not-needed",
-                base_url=self.base_url.removesuffix("/v1"),
-                max_retries=0,
-                timeout=teacher.timeout_s,
-                http_client=http,
-            ),
-            teacher.limits.max_in_flight,
-        )
+        return anthropic.AsyncAnthropic, SDKErrors.of(anthropic, anthropic.AnthropicError)
+
+    def _sdk_base_url(self) -> str:
+        return self.base_url.removesuffix("/v1")  # the SDK's paths start with /v1
 
     def request_params(self, sample_index: int) -> dict[str, Any]:
         return request_params(self.teacher, sample_index)
 
-    async def complete(
-        self, messages: list[dict[str, Any]], params: dict[str, Any], sample_index: int
-    ) -> Completion:
+    def _body(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
         system = "\n\n".join(str(m["content"]) for m in messages if m.get("role") == "system")
         body: dict[str, Any] = {
             "model": self.teacher.model,
@@ -75,20 +61,9 @@ class AnthropicProvider:
         }
         if system:
             body["system"] = system
-        try:
-            # The SDK's generic post: auth, base URL, typed errors; no per-call transform.
-            response = await self._clients.next().post(
-                "/v1/messages",
-                body=body,
-                cast_to=httpx2.Response,
-                options={"headers": {SAMPLE_INDEX_HEADER: str(sample_index)}},
-            )
-            content = response.content
-        except self._sdk.AnthropicError as exc:
-            raise translate_sdk_error(exc, self.teacher, self.name, self._secret) from None
-        except httpx2.HTTPError as exc:
-            raise translate_sdk_error(exc, self.teacher, self.name, self._secret) from None
-        data = parse_json_body(content, self.name)
+        return body
+
+    def _completion(self, data: dict[str, Any], headers: Mapping[str, str]) -> Completion:
         blocks = data.get("content")
         if not isinstance(blocks, list):
             raise TransientError(
@@ -112,8 +87,5 @@ class AnthropicProvider:
                 reasoning_tokens=0,
                 cached_tokens=int(usage.get("cache_read_input_tokens") or 0),
             ),
-            headers=response.headers,
+            headers=headers,
         )
-
-    async def aclose(self) -> None:
-        await self._clients.aclose()

@@ -1,8 +1,8 @@
-"""The Provider protocol and what every provider shares: the result type and SDK error mapping.
+"""The Provider protocol and the base every provider shares: result type, clients, the POST.
 
 Providers are built on the official SDKs with `max_retries=0`: retries live in one place (the
 harvest runner, with tenacity) and rate limits in another (limits.py). SDK errors are translated
-here into distill's own tree, with the API key scrubbed from every message.
+at one boundary (sdk_errors.py) into distill's own tree, with the API key scrubbed.
 """
 
 from __future__ import annotations
@@ -12,29 +12,25 @@ import itertools
 import json
 import math
 import ssl
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
 
 import httpx2
 
 from distill.config import TeacherConfig
-from distill.errors import (
-    ProviderError,
-    RateLimitedError,
-    RequestRejectedError,
-    TeacherFatalError,
-    TransientError,
-)
+from distill.errors import TransientError
+from distill.harvest.providers.sdk_errors import SDKErrors, translate_errors
 from distill.records import Usage
 
+if TYPE_CHECKING:  # the SDKs are imported at run time only by the provider that uses one
+    import anthropic
+    import openai
+
+    SDKClient: TypeAlias = openai.AsyncOpenAI | anthropic.AsyncAnthropic
+
 SAMPLE_INDEX_HEADER = "x-distill-sample-index"
-TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
-FATAL_HINTS = {
-    401: "the API key was rejected: check the key in ${env}",
-    402: "the account has no balance left: top it up, then run again",
-    403: "the key is not allowed to use this model or endpoint: check its permissions",
-}
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,7 @@ class Completion:
 
 
 class Provider(Protocol):
-    provider_name: str
+    provider_name: ClassVar[str]
     base_url: str
 
     def request_params(self, sample_index: int) -> dict[str, Any]:
@@ -102,10 +98,6 @@ def _shared_tls_context() -> ssl.SSLContext:
     return httpx2.create_ssl_context()
 
 
-def redact(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
-
-
 def parse_json_body(raw: bytes, teacher: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
@@ -120,56 +112,68 @@ def parse_json_body(raw: bytes, teacher: str) -> dict[str, Any]:
     return data
 
 
-def translate_sdk_error(
-    exc: Exception, teacher: TeacherConfig, name: str, secret: str
-) -> ProviderError:
-    """Map an openai/anthropic SDK exception (their trees are parallel) to distill's."""
-    status = getattr(exc, "status_code", None)
-    message = redact(_short_message(exc), secret)
-    if status is None:
-        kind = type(exc).__name__
-        if "Timeout" in kind:
-            return TransientError(f"teacher {name!r}: request timed out", kind="timeout")
-        if "Connection" in kind:
-            return TransientError(
-                f"teacher {name!r}: connection failed ({message})", kind="connection"
+class SDKProvider(ABC):
+    """A provider on an official SDK: clients, the POST, error translation, closing.
+
+    A subclass keeps only its wire differences: which SDK, which endpoint, the body it sends
+    and how it reads the answer.
+    """
+
+    provider_name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    endpoint: ClassVar[str]
+
+    def __init__(self, name: str, teacher: TeacherConfig, api_key: str) -> None:
+        self.name = name
+        self.teacher = teacher
+        self.base_url = teacher.base_url or self.default_base_url
+        self._secret = api_key
+        client_class, self._errors = self._load_sdk()
+        sdk_base_url = self._sdk_base_url()
+        self._clients = ClientShards(
+            lambda http: client_class(
+                api_key=api_key or "not-needed",
+                base_url=sdk_base_url,
+                max_retries=0,
+                timeout=teacher.timeout_s,
+                http_client=http,
+            ),
+            teacher.limits.max_in_flight,
+        )
+
+    @abstractmethod
+    def _load_sdk(self) -> tuple[Callable[..., SDKClient], SDKErrors]:
+        """Import the SDK (only when a teacher of this kind is used): its client and errors."""
+
+    def _sdk_base_url(self) -> str:
+        return self.base_url
+
+    @abstractmethod
+    def request_params(self, sample_index: int) -> dict[str, Any]:
+        """The body parameters besides model and messages: what goes into the request key."""
+
+    @abstractmethod
+    def _body(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        """The JSON body this API takes."""
+
+    @abstractmethod
+    def _completion(self, data: dict[str, Any], headers: Mapping[str, str]) -> Completion:
+        """The parsed answer, from the response body as JSON."""
+
+    async def complete(
+        self, messages: list[dict[str, Any]], params: dict[str, Any], sample_index: int
+    ) -> Completion:
+        with translate_errors(self._errors, self.teacher, self.name, self._secret):
+            # The SDK's generic post: its auth, base URL and typed errors, without the
+            # per-call TypedDict transform of create() (1.6 ms of CPU a request).
+            response = await self._clients.next().post(
+                self.endpoint,
+                body=self._body(messages, params),
+                cast_to=httpx2.Response,
+                options={"headers": {SAMPLE_INDEX_HEADER: str(sample_index)}},
             )
-        return TransientError(
-            f"teacher {name!r}: bad response ({kind}: {message})", kind="bad_response"
-        )
-    if status in FATAL_HINTS:
-        hint = FATAL_HINTS[status].replace("{env}", teacher.api_key_env or "the key variable")
-        raise TeacherFatalError(
-            f"teacher {name!r} ({teacher.base_url or teacher.provider}): HTTP {status}: {hint}"
-        )
-    if status == 429:
-        return RateLimitedError(
-            f"teacher {name!r}: rate limited (429)", retry_after=_retry_after(exc)
-        )
-    if status in TRANSIENT_STATUSES or status >= 500:
-        return TransientError(f"teacher {name!r}: HTTP {status}: {message}", status)
-    return RequestRejectedError(f"teacher {name!r}: HTTP {status}: {message}", status)
+            raw = response.content
+        return self._completion(parse_json_body(raw, self.name), response.headers)
 
-
-def _short_message(exc: Exception) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])[:300]
-    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-
-
-def _retry_after(exc: Exception) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(header)
-        if value:
-            try:
-                return max(0.0, float(value) * scale)
-            except ValueError:
-                continue
-    return None
+    async def aclose(self) -> None:
+        await self._clients.aclose()

@@ -1,5 +1,4 @@
-"""The teacher simulator's command line and process glue: `distill teacher-sim`,
-`python -m distill.sim` and a simulator in a subprocess."""
+"""The teacher simulator's command line: `distill teacher-sim` and `python -m distill.sim`."""
 
 from __future__ import annotations
 
@@ -9,17 +8,13 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from distill.errors import ConfigError, DistillError
 from distill.jsonl import write_text_atomic
-from distill.sim import FAULTS, SimConfig, TeacherSim
+from distill.sim.app import TeacherSim
+from distill.sim.config import FAULTS, SimConfig
 
 log = logging.getLogger(__name__)
 
@@ -28,49 +23,6 @@ SIM_DESCRIPTION = (
     "for demos, tests and benchmarks. It is NOT a model: it returns canned, deterministic "
     "answers to the bundled example tasks, with configurable latency, rate limits and faults."
 )
-
-
-@contextlib.contextmanager
-def sim_process(*cli_args: str) -> Iterator[str]:
-    """Run `python -m distill.sim_cli` in a subprocess (its own GIL); yield its URL + /v1."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    with tempfile.TemporaryDirectory(prefix="distill-sim-") as tmp:
-        port_file, err_file = Path(tmp) / "port", Path(tmp) / "stderr"
-        with err_file.open("wb") as err:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "distill.sim_cli",
-                    *cli_args,
-                    "--port",
-                    "0",
-                    "--port-file",
-                    str(port_file),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                env=env,
-            )
-        try:
-            deadline = time.monotonic() + 20.0
-            while not port_file.exists():
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    lines = err_file.read_text(errors="replace").strip().splitlines()
-                    why = lines[-1] if lines else f"exit status {proc.returncode}"
-                    raise DistillError(f"teacher simulator subprocess did not start: {why}")
-                time.sleep(0.02)
-            yield f"http://127.0.0.1:{int(port_file.read_text())}/v1"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(5.0)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
@@ -188,7 +140,3 @@ def main(argv: list[str] | None = None) -> int:
     except DistillError as exc:
         sys.stderr.write(f"distill teacher-sim: error: {exc}\n")
         return exc.exit_code
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

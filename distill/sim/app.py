@@ -1,4 +1,4 @@
-"""A local teacher SIMULATOR: OpenAI- and Anthropic-compatible, for demos, tests and benchmarks.
+"""The teacher simulator app: routes, auth, limits, faults and answers, on the HTTP server.
 
 It is not a model. It answers bundled example tasks right with probability p_correct (so the
 graders have something to judge) and anything else with a generic reply, and it reproduces what
@@ -10,19 +10,16 @@ places each API puts its reasoning.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import math
 import random
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from distill.errors import ConfigError
-from distill.sim_answers import Answer, TaskIndex, generate_answer, text_of
-from distill.sim_http import (
+from distill.sim.answers import Answer, TaskIndex, generate_answer, text_of
+from distill.sim.config import SimConfig
+from distill.sim.limits import Latency, RateLimiter, SimStats
+from distill.sim.server import (
     Drop,
     HttpServer,
     KeepAliveLines,
@@ -31,11 +28,8 @@ from distill.sim_http import (
     Response,
     Stall,
     Truncated,
-    check_host,
 )
-from distill.sim_limits import Latency as Latency  # re-exported
-from distill.sim_limits import RateLimiter, SimStats
-from distill.sim_wire import (
+from distill.sim.wire import (
     MODELS,
     anthropic_body,
     cut_to_budget,
@@ -46,66 +40,8 @@ from distill.sim_wire import (
     tokens,
 )
 
-if TYPE_CHECKING:  # re-exported lazily by __getattr__, as distill.sim_cli imports this module
-    from distill.sim_cli import add_sim_arguments as add_sim_arguments
-    from distill.sim_cli import config_from_args as config_from_args
-    from distill.sim_cli import run_sim_from_args as run_sim_from_args
-    from distill.sim_cli import sim_process as sim_process
-
-_CLI_NAMES = frozenset(
-    {"add_sim_arguments", "config_from_args", "run_sim_from_args", "sim_process"}
-)
-
 DEFAULT_MAX_TOKENS = 32768
 SAMPLE_INDEX_HEADER = "x-distill-sample-index"
-FAULTS = ("5xx", "malformed", "truncated", "drop", "stall")
-
-
-@dataclass(frozen=True)
-class SimConfig:
-    host: str = "127.0.0.1"
-    port: int = 0
-    seed: int = 0
-    p_correct: float = 0.7
-    latency: str = "0"
-    rpm: int = 0
-    tpm: int = 0
-    limit_window_s: float = 1.0
-    fault_5xx: float = 0.0
-    fault_malformed: float = 0.0
-    fault_truncated: float = 0.0
-    fault_drop: float = 0.0
-    fault_stall: float = 0.0
-    stall_s: float = 30.0
-    keepalive_interval_s: float = 0.0
-    api_key: str = ""
-    status_override: int = 0
-    task_files: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        check_host(self.host)
-        Latency.parse(self.latency)
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"sim port must be 0..65535, got {self.port}")
-        if not 0.0 <= self.p_correct <= 1.0:
-            raise ConfigError(f"sim p_correct must be between 0 and 1, got {self.p_correct}")
-        for name in ("rpm", "tpm", "stall_s", "keepalive_interval_s"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"sim {name} must be >= 0, got {getattr(self, name)}")
-        if self.limit_window_s <= 0:
-            raise ConfigError(f"sim limit_window_s must be > 0, got {self.limit_window_s}")
-        rates = self.fault_rates()
-        if any(not 0.0 <= r <= 1.0 for r in rates.values()) or sum(rates.values()) > 1.0 + 1e-9:
-            raise ConfigError(f"sim fault rates must each be in 0..1 and sum to <= 1, got {rates}")
-        if self.status_override and not 400 <= self.status_override <= 599:
-            raise ConfigError(f"sim status_override must be 400..599, got {self.status_override}")
-
-    def __repr__(self) -> str:  # never show the key
-        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
-        return f"SimConfig({shown}, api_key={'set' if self.api_key else 'unset'})"
-
-    def fault_rates(self) -> dict[str, float]:
-        return {name: float(getattr(self, "fault_" + name)) for name in FAULTS}
 
 
 class TeacherSim:
@@ -317,56 +253,3 @@ _ROUTES = {
     "/stats/reset": ("POST", "stats/reset"),
     "/health": ("GET", "health"),
 }
-# --- running it -------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def running_sim(config: SimConfig | None = None) -> Iterator[str]:
-    """Run a simulator on a background thread with its own event loop; yield its URL + /v1."""
-    sim = TeacherSim(config)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    failure: list[BaseException] = []
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(sim.start())
-        except BaseException as exc:  # handed to the caller's thread
-            failure.append(exc)
-            started.set()
-            loop.close()
-            return
-        started.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(sim.stop())
-            loop.close()
-
-    thread = threading.Thread(target=serve, name="distill-teacher-sim", daemon=True)
-    thread.start()
-    started.wait()
-    if failure:
-        thread.join()
-        raise failure[0]
-    try:
-        yield sim.url + "/v1"
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-
-
-def __getattr__(name: str) -> Any:
-    """The CLI names that moved to distill.sim_cli, imported on first use to avoid a cycle."""
-    if name in _CLI_NAMES:
-        from distill import sim_cli
-
-        return getattr(sim_cli, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-if __name__ == "__main__":
-    from distill import sim_cli
-
-    raise SystemExit(sim_cli.main())

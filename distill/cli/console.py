@@ -1,21 +1,29 @@
-"""Terminal output: progress and summary tables (rich). The only module that draws on screens."""
+"""Terminal output: progress and summary tables (rich). The only module that draws on screens.
+
+The results it draws are typed only for the checker: drawing a table loads no stage.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from distill.export import ExportResult
-from distill.grade import GradeResult
-from distill.harvest import HarvestResult, HarvestStats
-from distill.harvest.dryrun import DryRun
-from distill.harvest.runner import ProgressFn
+if TYPE_CHECKING:
+    from distill.export import ExportResult
+    from distill.grade import GradeResult
+    from distill.harvest import HarvestResult, HarvestStats
+    from distill.harvest.dryrun import DryRun
+    from distill.harvest.runner import ProgressFn
+    from distill.prompts import Template
+    from distill.report.data import ReportData
+    from distill.sources import ImportResult
 
 out = Console()
 err = Console(stderr=True)
@@ -127,6 +135,43 @@ def import_table(report: dict[str, Any]) -> Table:
     return table
 
 
+def import_summary(fmt: str, output: Path, append: bool, result: ImportResult) -> Table:
+    """`distill import`: rows read, bad and dropped rows, duplicates, what the output holds."""
+    stats = result.context.stats
+    merges = fmt == "merges"
+    table = Table(title=f"import {fmt} → {output}", show_header=False)
+    rows: list[tuple[str, int]] = []
+    if merges:
+        rows += [(k, v) for k, v in stats.extra.items() if not k.startswith("kept")]
+    else:
+        rows.append(("rows read", stats.rows))
+    rows += [(f"bad row: {reason}", n) for reason, n in sorted(stats.bad.items())]
+    rows += [(f"dropped: {reason}", n) for reason, n in sorted(stats.skipped.items())]
+    rows += [("duplicates dropped", stats.duplicates)]
+    if stats.sampled_out:
+        rows.append(("left out by --max-samples", stats.sampled_out))
+    if not merges:
+        rows += list(stats.extra.items())
+    rows.append(("imported", stats.imported))
+    if merges:
+        rows += [(k, v) for k, v in stats.extra.items() if k.startswith("kept")]
+    if append:
+        rows += [("already in the output", stats.already_present), ("added", result.added)]
+    rows.append((f"tasks in {output}", result.written))
+    for label, value in rows:
+        table.add_row(label, f"{value:,}")
+    return table
+
+
+def prompts_table(templates: Iterable[Template]) -> Table:
+    table = Table(title="prompt library")
+    for column in ("role", "id", "kind", "description"):
+        table.add_column(column)
+    for template in templates:
+        table.add_row(template.role, template.id, template.kind, template.description)
+    return table
+
+
 def train_table(result: Any) -> Table:
     """A distill.train.runner.TrainResult (typed loosely: that module needs the train extra)."""
     title = "train (splits and settings unchanged: student kept)" if result.unchanged else "train"
@@ -202,4 +247,61 @@ def run_summary(summary: dict[str, Any]) -> Table:
             if isinstance(v, dict) and v:
                 table.add_row("", f"{k}: " + ", ".join(f"{a} {b}" for a, b in sorted(v.items())))
     table.add_row("log", f"runs/{summary['run_id']}/run.log in the output directory")
+    return table
+
+
+def status_tables(data: ReportData) -> list[Table]:
+    """`distill status`: the figures of an output directory as tables."""
+    from distill.report import summary
+
+    title = f"distill status: {data.name}" if data.name else "distill status"
+    tables = [_pairs(title, summary.overview(data))]
+    run = summary.last_run(data)
+    tables.append(_pairs("last nightly run", run) if run else _note("no nightly history yet"))
+    verdicts = summary.verdicts(data)
+    if verdicts:
+        table = _columns("verdicts", ("status", "count", "share"))
+        for status, n, share in verdicts:
+            table.add_row(status, f"{n:,}", share)
+        tables.append(table)
+    rates = summary.rates(data)
+    if rates:
+        table = _columns("pass rate (pass / (pass + fail + suspect))",
+                         ("by", "name", "judged", "pass", "rate"))  # fmt: skip
+        previous = ""
+        for axis, name, judged, passed, rate in rates:
+            if previous and axis != previous:
+                table.add_section()
+            table.add_row(axis if axis != previous else "", name, f"{judged:,}", f"{passed:,}",
+                          rate)  # fmt: skip
+            previous = axis
+        tables.append(table)
+    errors = summary.errors(data)
+    table = _columns("errors", ("stage", "kind", "count"))
+    for stage, kind, n in errors:
+        table.add_row(stage, kind, f"{n:,}")
+    if not errors:
+        table.add_row("-", "none", "0")
+    tables.append(table)
+    return tables
+
+
+def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, show_header=False)
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+def _columns(title: str, columns: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    for i, column in enumerate(columns):
+        numeric = column in ("count", "share", "judged", "pass", "rate")
+        table.add_column(column, justify="right" if numeric and i else "left")
+    return table
+
+
+def _note(text: str) -> Table:
+    table = Table(show_header=False, show_edge=False)
+    table.add_row(text)
     return table

@@ -1,22 +1,17 @@
-"""`distill import`: task sources (dataset importers, merge mining). Registered by cli.py.
+"""The flags of `distill import`: one sub-command per dataset format, and `merges`.
 
 distill import FORMAT INPUT... -o tasks.jsonl [--source NAME] [--max-samples N] [--seed N]
                                [--skip-bad] [--append]
 distill import merges --repo PATH -o merges.jsonl [--since DATE] [--max-commits N] ...
+
+They are the importers' own options, not config keys; a `[[sources]]` entry of `distill run`
+gives an importer's options in its `options` table. Both go through sources.run_import.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from distill.records import Task
-    from distill.sources.common import ImportContext
-
-log = logging.getLogger("distill")
 
 _ANSWER_TYPES = ("math", "numeric", "choice", "short")
 
@@ -35,9 +30,9 @@ def _positive(text: str) -> int:
     return value
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
-             common: argparse.ArgumentParser) -> None:  # fmt: skip
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `import` verb with one sub-command per format, and `merges`."""
+    from distill.cli import verbs
     from distill.sources import FORMATS
 
     shared = argparse.ArgumentParser(add_help=False)
@@ -78,12 +73,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
             help="skip malformed rows and count them instead of stopping",
         )
         _FLAGS.get(fmt.name, lambda _: None)(p)
-        p.set_defaults(func=_cmd_import)
+        p.set_defaults(func=verbs._cmd_import)
     merges = formats.add_parser(
         "merges", parents=[shared], help="merge: conflicts and resolutions mined from git history"
     )
     _merge_flags(merges)
-    merges.set_defaults(func=_cmd_merges)
+    merges.set_defaults(func=verbs._cmd_merges)
 
 
 def _answer_type(p: argparse.ArgumentParser) -> None:
@@ -156,11 +151,17 @@ def _merge_flags(p: argparse.ArgumentParser) -> None:
     walk.add_argument("--all", action="store_true", help="walk merges reachable from any ref")
     p.add_argument("--since", metavar="DATE", help="only merges committed after DATE (git syntax)")
     p.add_argument(
+        "--repo-name",
+        default="",
+        metavar="NAME",
+        help="meta.repo and the default source (default: the remote URL, origin first)",
+    )
+    p.add_argument(
         "--max-commits",
         type=_count,
-        default=1000,
+        default=0,
         metavar="N",
-        help="walk at most N merge commits, newest first (default 1000; 0: all)",
+        help="walk at most N merge commits, newest first (default 0: all; the rest is counted)",
     )
     p.add_argument(
         "--include",
@@ -184,98 +185,22 @@ def _merge_flags(p: argparse.ArgumentParser) -> None:
         help="context lines shown on each side of a hunk (default 5)",
     )
     p.add_argument(
-        "--max-hunk-lines",
+        "--max-prompt-tokens",
         type=_positive,
-        default=30,
+        default=8000,
         metavar="N",
-        help="drop hunks whose ours+base+theirs, or resolution, exceed N lines (default 30)",
+        help="drop hunks whose prompt exceeds about N tokens (chars/4; default 8000)",
     )
     p.add_argument(
-        "--max-prompt-chars",
+        "--max-resolution-tokens",
         type=_positive,
-        default=6000,
+        default=4000,
         metavar="N",
-        help="drop hunks whose prompt exceeds N characters (default 6000)",
+        help="drop hunks whose resolution exceeds about N tokens (chars/4; default 4000)",
     )
-
-
-def _cmd_import(args: argparse.Namespace) -> int:
-    from distill.sources import ImportContext, import_files
-
-    ctx = ImportContext(args.source or args.format, args.skip_bad, vars(args))
-    tasks = import_files(args.format, args.inputs, ctx, args.max_samples, args.seed)
-    return _write(args, ctx, tasks)
-
-
-def _cmd_merges(args: argparse.Namespace) -> int:
-    from distill.sources import ImportContext, MineOptions, import_merges
-    from distill.sources.common import slug
-    from distill.sources.merge_hunks import Limits
-
-    source = args.source or f"git-{slug(args.repo.resolve().name)}"
-    options = MineOptions(
-        repo=args.repo,
-        rev="--all" if args.all else args.rev,
-        since=args.since,
-        max_commits=args.max_commits or None,
-        include=tuple(args.include),
-        exclude=tuple(args.exclude),
-        limits=Limits(
-            context=args.context,
-            max_hunk_lines=args.max_hunk_lines,
-            max_prompt_chars=args.max_prompt_chars,
-        ),
+    p.add_argument(
+        "--max-hunk-lines",
+        type=_positive,
+        metavar="N",
+        help="drop hunks whose ours+base+theirs or resolution exceed N lines (default: no limit)",
     )
-    ctx = ImportContext(source, options=vars(args))
-    tasks = import_merges(ctx, options, args.max_samples, args.seed)
-    return _write(args, ctx, tasks)
-
-
-def _write(args: argparse.Namespace, ctx: ImportContext, tasks: list[Task]) -> int:
-    from distill.jsonl import write_jsonl_atomic
-    from distill.records import read_tasks
-
-    output: Path = args.output
-    kept: list[Task] = []
-    if args.append and output.exists():
-        kept = read_tasks([output])
-        present = {t.id for t in kept}
-        fresh = [t for t in tasks if t.id not in present]
-        ctx.stats.already_present = len(tasks) - len(fresh)
-        tasks = fresh
-    written = write_jsonl_atomic(output, (t.to_dict() for t in [*kept, *tasks]))
-    if not tasks:
-        log.warning("no tasks imported")
-    if not args.quiet:
-        _summary(args, ctx, len(tasks), written)
-    return 0
-
-
-def _summary(args: argparse.Namespace, ctx: ImportContext, added: int, written: int) -> None:
-    from rich.table import Table
-
-    from distill import console
-
-    stats = ctx.stats
-    table = Table(title=f"import {args.format} → {args.output}", show_header=False)
-    rows: list[tuple[str, int]] = []
-    if args.format == "merges":
-        rows += [(k, v) for k, v in stats.extra.items() if not k.startswith("kept")]
-    else:
-        rows.append(("rows read", stats.rows))
-    rows += [(f"bad row: {reason}", n) for reason, n in sorted(stats.bad.items())]
-    rows += [(f"dropped: {reason}", n) for reason, n in sorted(stats.skipped.items())]
-    rows += [("duplicates dropped", stats.duplicates)]
-    if stats.sampled_out:
-        rows.append(("left out by --max-samples", stats.sampled_out))
-    if args.format != "merges":
-        rows += list(stats.extra.items())
-    rows.append(("imported", stats.imported))
-    if args.format == "merges":
-        rows += [(k, v) for k, v in stats.extra.items() if k.startswith("kept")]
-    if args.append:
-        rows += [("already in the output", stats.already_present), ("added", added)]
-    rows.append((f"tasks in {args.output}", written))
-    for label, value in rows:
-        table.add_row(label, f"{value:,}")
-    console.out.print(table)

@@ -3,6 +3,7 @@
 Each input's target is its share of the total (`num_samples`, else every selected row): weights
 0.4/0.4/0.2 over 15k/35k/52k rows give about 41k/41k/20k. An input below its target is repeated
 whole as often as it fits, then topped up with a random subset; one above it is subsampled.
+Export mixes its input files this way and train its datasets: the same arithmetic for both.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import math
 import time
 from typing import Any
 
-from distill.sim_http import Response
+from distill.sim.server import Response
 
 
 def reasoning_placement(model: str) -> str:
