@@ -356,7 +356,9 @@ def test_files_that_cannot_be_mined_are_skipped_and_counted(tmp_path: Path) -> N
 
 def test_a_conflict_holding_fences_gets_a_longer_prompt_fence() -> None:
     # A Markdown conflict with ``` lines must not close the prompt's own fence early.
-    prompt = "# Docs\n<<<<<<< ours\n```python\nx = 1\n```\n=======\n````\nraw\n````\n>>>>>>> theirs\n"
+    prompt = (
+        "# Docs\n<<<<<<< ours\n```python\nx = 1\n```\n=======\n````\nraw\n````\n>>>>>>> theirs\n"
+    )
     task = Task(id="m1", kind="merge", prompt=prompt, meta={"language": "markdown"})
     text = PromptRenderer(PromptLibrary.load(), PromptsConfig()).messages(task)[-1]["content"]
     assert f"`````markdown\n{prompt}\n`````" in text

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -371,6 +372,152 @@ def test_stats_count_duplicates_and_reset(url: str) -> None:
     assert stats["by_endpoint"] == {"/v1/chat/completions": 3} and stats["in_flight"] == 0
     assert stats["prompt_tokens"] == 3 and stats["completion_tokens"] > 0
     assert stats["last_response_at"] >= stats["first_request_at"]
+
+
+# --- the HTTP server (h11, with raw bytes for the faults) -------------------------------------
+
+
+def _post_bytes(body: bytes, *headers: str, path: str = "/v1/chat/completions") -> bytes:
+    head = [f"POST {path} HTTP/1.1", "host: sim", "content-type: application/json", *headers]
+    if not any(h.lower().startswith(("content-length", "transfer-encoding")) for h in headers):
+        head.append(f"content-length: {len(body)}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+_BODY = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+
+def _read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, dict[str, str], bytes]:
+    """One response with a Content-Length off the socket; bytes after it stay in `buffer`."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed mid-head after {bytes(buffer)!r}"
+        buffer += chunk
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    length = int(headers["content-length"])
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed mid-body"
+        rest += chunk
+    buffer[:] = rest[length:]
+    return int(lines[0].split()[1]), headers, rest[:length]
+
+
+def _closed(sock: socket.socket) -> bool:
+    sock.settimeout(5.0)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def _connect(base: str) -> socket.socket:
+    port = int(base.rsplit(":", 1)[1].split("/")[0])
+    return socket.create_connection(("127.0.0.1", port), timeout=5.0)
+
+
+def test_keep_alive_pipelining_and_connection_close(url: str) -> None:
+    with _connect(url) as sock:
+        buffer = bytearray()
+        sock.sendall(_post_bytes(_BODY))
+        first = _read_response(sock, buffer)
+        sock.sendall(_post_bytes(_BODY) + _post_bytes(b"{bad"))  # two requests in one write
+        second, third = _read_response(sock, buffer), _read_response(sock, buffer)
+        sock.sendall(_post_bytes(_BODY, "connection: close"))
+        last = _read_response(sock, buffer)
+        assert _closed(sock) and not buffer
+    assert [r[0] for r in (first, second, third, last)] == [200, 200, 400, 200]
+    assert json.loads(second[2])["object"] == "chat.completion"
+    assert "connection" not in first[1] and last[1]["connection"] == "close"
+
+
+def test_chunked_request_body_and_http_1_0(url: str) -> None:
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(_BODY), _BODY)
+    with _connect(url) as sock:
+        buffer = bytearray()
+        sock.sendall(_post_bytes(chunked, "transfer-encoding: chunked"))
+        status, _, body = _read_response(sock, buffer)
+        assert status == 200 and json.loads(body)["choices"]
+    with _connect(url) as sock:
+        sock.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+        status, headers, body = _read_response(sock, bytearray())
+        assert (status, body) == (200, b'{"status":"ok"}') and headers["connection"] == "close"
+        assert _closed(sock)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"NOT AN HTTP REQUEST\r\n\r\n", 400),
+        (b"GET /health HTTP/1.1\r\nhost: sim\r\nx-big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+        (_post_bytes(b"{}", "content-length: 99999999999"), 413),
+        (_post_bytes(b"{}", "content-length: two"), 400),
+    ],
+)
+def test_unparseable_request_gets_an_error_and_close(
+    url: str, request_bytes: bytes, status: int
+) -> None:
+    with _connect(url) as sock:
+        sock.sendall(request_bytes)
+        got, headers, body = _read_response(sock, bytearray())
+        assert got == status and headers["connection"] == "close" and json.loads(body)["error"]
+        assert _closed(sock)
+
+
+def test_truncated_body_is_short_of_its_content_length() -> None:
+    with running_sim(SimConfig(fault_truncated=1.0)) as base, _connect(base) as sock:
+        sock.sendall(_post_bytes(_BODY))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.findall(rb"content-length: (\d+)", head)[0])
+    assert head.startswith(b"HTTP/1.1 200") and 0 < len(body) < length
+
+
+def test_keepalive_lines_stop_when_the_client_goes() -> None:
+    config = SimConfig(keepalive_interval_s=0.02, latency="0.6")
+    with running_sim(config) as base:
+        with _connect(base) as sock:
+            sock.sendall(_post_bytes(_BODY))
+            data = b""
+            while b"\r\n\r\n\n" not in data:
+                data += sock.recv(65536)
+        assert b"content-length" not in data.partition(b"\r\n\r\n")[0]
+        deadline = time.monotonic() + 5.0
+        while (stats := _HTTP.get(base + "/stats").json())["in_flight"] and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.02)
+        time.sleep(0.7)  # past the latency: an answer still being computed would count now
+        stats = _HTTP.get(base + "/stats").json()
+    assert stats["in_flight"] == 0 and stats["requests"] == 1 and stats["ok_answers"] == 0
+
+
+def test_many_concurrent_keep_alive_connections() -> None:
+    import asyncio
+
+    async def go(base: str) -> list[int]:
+        limits = httpx2.Limits(max_connections=300, max_keepalive_connections=300)
+        async with httpx2.AsyncClient(limits=limits, timeout=30.0) as client:
+
+            async def two() -> list[int]:
+                codes = []
+                for _ in range(2):
+                    resp = await client.post(base + "/chat/completions", content=_BODY)
+                    codes.append(resp.status_code)
+                return codes
+
+            results = await asyncio.gather(*(two() for _ in range(300)))
+        return [code for pair in results for code in pair]
+
+    with running_sim(SimConfig(latency="0.2")) as base:
+        codes = asyncio.run(go(base))
+        stats = _HTTP.get(base + "/stats").json()
+    assert codes == [200] * 600 and stats["ok_answers"] == 600
+    assert stats["max_in_flight"] >= 250  # all connections were open and waiting at once
 
 
 # --- config and processes ---------------------------------------------------------------------

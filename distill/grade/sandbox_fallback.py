@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -61,7 +60,7 @@ def run_subprocess(
                 break
             time.sleep(0.002)
         kill()  # whatever it left in its session
-        sent = _read_report(report_r)
+        sent, maxrss_kb = _read_report(report_r)
         _, status, usage = done
         proc.returncode = os.waitstatus_to_exitcode(status)
         reply = {
@@ -69,18 +68,21 @@ def run_subprocess(
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
             "killed": killed,
             "cpu_s": usage.ru_utime + usage.ru_stime,
-            "maxrss_kb": usage.ru_maxrss // (1024 if sys.platform == "darwin" else 1),
+            "maxrss_kb": maxrss_kb,
             "signalled": sorted({*sent, *stopped}),
         }
         return result_of(lim, out, reply, time.monotonic() - start)
 
 
-def _read_report(fd: int) -> list[int]:
-    """The signals the fallback's run sent its parent; none where that parent was killed."""
+def _read_report(fd: int) -> tuple[list[int], int]:
+    """The signals the fallback's run sent its parent, and the run's peak memory (KiB), as the
+    waiter saw them; none and 0 where the run killed the waiter before it could say."""
     os.set_blocking(fd, False)
     try:
         with open(fd, "rb") as report:
-            sent = json.loads(report.read() or b"{}").get("signalled", [])
+            said = json.loads(report.read() or b"{}")
+        sent, maxrss = said.get("signalled", []), said.get("maxrss_kb", 0)
     except (OSError, TypeError, ValueError, AttributeError):
-        return []
-    return [int(s) for s in sent if isinstance(s, int)]
+        return [], 0
+    signals = [int(s) for s in sent if isinstance(s, int)]
+    return signals, maxrss if isinstance(maxrss, int) else 0

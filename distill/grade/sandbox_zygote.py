@@ -546,8 +546,11 @@ def _once(limits: dict[str, Any], report: int) -> NoReturn:
         _become_main(os.getcwd())
         with open("main.py", "rb") as f:
             os._exit(_exec_main(f.read(), os.getcwd()))
-    status = os.waitpid(pid, 0)[1]
-    os.write(report, json.dumps({"signalled": _take_signals()}).encode())
+    _, status, usage = os.wait4(pid, 0)
+    # The run's own peak memory: ours (and so the grader's wait4 of us) carries the grader's
+    # peak across exec, which would make any crash of a run from a big grader look like OOM.
+    maxrss = usage.ru_maxrss // (1024 if sys.platform == "darwin" else 1)
+    os.write(report, json.dumps({"signalled": _take_signals(), "maxrss_kb": maxrss}).encode())
     if os.WIFSIGNALED(status):  # die of the same signal, so the grader sees what the run did
         sig = os.WTERMSIG(status)
         with contextlib.suppress(OSError, ValueError):

@@ -563,3 +563,23 @@ def test_the_fallbacks_run_does_not_have_the_grader_as_parent(
         assert (segv.status, segv.returncode) == ("signal", -signal.SIGSEGV), segv
         assert box.run_python("raise SystemExit(3)").returncode == 3
     assert os.getpid() == me
+
+
+def test_the_fallback_judges_memory_by_the_run_not_by_a_big_grader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A process's peak memory survives exec: a grader that has grown past the run's limit
+    # once made every crash of a fallback run look like `memory`.
+    def no_zygote(*args: object) -> None:
+        raise Broken("no zygote in this test")
+
+    monkeypatch.setattr(sandbox_mod, "_Zygote", no_zygote)
+    ballast = bytearray(FAST.memory_mb << 20)
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    with Sandbox(FAST) as box:
+        segv = box.run_python("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)")
+        assert (segv.status, segv.returncode) == ("signal", -signal.SIGSEGV), segv
+        hog = box.run_python("x = bytearray(1 << 30)")
+        assert hog.status == "memory", hog
+    del ballast
