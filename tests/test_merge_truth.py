@@ -417,3 +417,17 @@ def test_mixed_history_defaults_keep_every_learnable_conflict(
     }
     assert main(["import", "merges", "--repo", str(repo), "-o", str(out), *argv]) == 0
     assert len(read_tasks([out])) == len(tasks) == 8
+
+
+def test_sources_entries_take_the_size_limits_and_report_drops_by_reason(tmp_path: Path) -> None:
+    from distill.config import SourceConfig
+    from distill.sources import run_import
+
+    repo = build_mixed_history(tmp_path / "mixed")
+    out = tmp_path / "tasks.jsonl"
+    source = SourceConfig(format="merges", output=str(out), repo=str(repo),
+                          max_hunk_lines=30, max_prompt_tokens=1500)  # fmt: skip
+    summary = run_import(source).summary()
+    assert summary["added"] == 8
+    assert summary["dropped: hunk over --max-hunk-lines"] == 2
+    assert summary["dropped: prompt over --max-prompt-tokens"] == 1

@@ -128,10 +128,16 @@ def export_table(result: ExportResult) -> Table:
 
 def import_table(report: dict[str, Any]) -> Table:
     table = Table(title=f"import ({report['added']:,} new tasks)")
-    for column in ("source", "found", "added", "already present"):
-        table.add_column(column, justify="left" if column == "source" else "right")
+    for column in ("source", "found", "added", "already present", "dropped"):
+        table.add_column(column, justify="left" if column in ("source", "dropped") else "right")
     for name, r in report["sources"].items():
-        table.add_row(name, f"{r['found']:,}", f"{r['added']:,}", f"{r['already_present']:,}")
+        drops = ", ".join(
+            f"{k.removeprefix('dropped: ')} {v:,}"
+            for k, v in r.items()
+            if k.startswith("dropped: ")
+        )
+        table.add_row(name, f"{r['found']:,}", f"{r['added']:,}", f"{r['already_present']:,}",
+                      drops or "-")  # fmt: skip
     return table
 
 

@@ -7,7 +7,7 @@ only for the new tasks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from distill.errors import ConfigError
 from distill.jsonl import write_jsonl_atomic
 from distill.records import read_tasks
 from distill.sources.common import ImportContext
+from distill.sources.merge_hunks import Limits
 from distill.sources.merges import MineOptions, merge_source_name
 from distill.sources.runner import FORMATS, import_files, import_merges
 
@@ -29,8 +30,12 @@ class ImportResult:
     written: int  # tasks in the output file now
 
     def summary(self) -> dict[str, int]:
-        return {"found": self.found, "added": self.added,
-                "already_present": self.found - self.added}  # fmt: skip
+        """The figures a run's summary shows for this source, drops by reason included."""
+        figures = {"found": self.found, "added": self.added,
+                   "already_present": self.found - self.added}  # fmt: skip
+        for reason, n in sorted(self.context.stats.skipped.items()):
+            figures[f"dropped: {reason}"] = n
+        return figures
 
 
 def run_import(
@@ -59,6 +64,7 @@ def run_import(
             include=source.include,
             exclude=source.exclude,
             repo_name=source.repo_name,
+            limits=_merge_limits(source),
         )
         name = source.name or merge_source_name(options)
         ctx = ImportContext(name, skip_bad, dict(source.options))
@@ -91,3 +97,14 @@ def run_sources(config: Config) -> dict[str, Any]:
         "added": sum(r["added"] for r in report.values()),
         "sources": report,
     }
+
+
+def _merge_limits(source: SourceConfig) -> Limits:
+    """The [[sources]] size limits over the importer's defaults (0 keeps a default)."""
+    limits = Limits()
+    return replace(
+        limits,
+        max_prompt_tokens=source.max_prompt_tokens or limits.max_prompt_tokens,
+        max_resolution_tokens=source.max_resolution_tokens or limits.max_resolution_tokens,
+        max_hunk_lines=source.max_hunk_lines or limits.max_hunk_lines,
+    )
