@@ -1,8 +1,11 @@
 """Harvest figures, all in one run against teacher simulators on 127.0.0.1 (issue 3).
 
-1. Throughput: N requests, 0.2 s simulated latency, no limit; requests/s for distill and for two
-   minimal asyncio loops in this process (the openai SDK's post, the call distill makes; plain
-   httpx2, the client under it), plus the whole-process wall time of `distill harvest` for 500.
+1. Throughput, per transport (httpx2, aiohttp): N requests, 0.2 s simulated latency, no limit;
+   requests/s for distill and for a bare asyncio loop in this process over the same transport
+   (the openai SDK's post, the call distill makes), the ratio, and the whole-process wall time
+   of `distill harvest` for 500, each against its goal (>= 1,000 req/s, >= 0.8x, <= 2 s).
+1b. 10,000 requests in flight at 30 s latency (--quick: 2,000 at 5 s): the client's peak RSS,
+   and that every request is answered once (none timed out early or retried).
 2. Rate limit: the simulator enforcing 1,200 requests/min and a tokens/min limit; distill set to
    the same limits; the share of the allowed rate it keeps over the run, and the 429s it gets.
 3. Cache: re-running 100,000 already-harvested requests: wall time and requests sent.
@@ -21,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -34,7 +38,7 @@ import httpx2
 import openai
 
 from distill.config import load_config
-from distill.harvest import run_harvest
+from distill.harvest import event_loop, run_harvest
 from distill.harvest.cache import SampleCache
 from distill.harvest.plan import build_plan
 from distill.prompts import PromptLibrary, PromptRenderer
@@ -93,11 +97,21 @@ def stats(url: str, reset: bool = False) -> dict[str, Any]:
     return data
 
 
-async def minimal_loop(url: str, prompts: list[str], concurrency: int, through_sdk: bool) -> float:
-    """A bare worker loop: JSON in, JSON out; no limits, cache, retries or output file."""
-    http = httpx2.AsyncClient(
-        limits=httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    )
+TRANSPORTS = ("httpx", "aiohttp")
+GOAL_REQ_S, GOAL_RATIO, GOAL_500_S = 1000.0, 0.8, 2.0
+
+
+def http_client(transport: str, concurrency: int) -> httpx2.AsyncClient:
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    if transport == "aiohttp":
+        return openai.DefaultAioHttpClient(limits=limits, timeout=httpx2.Timeout(None))
+    return httpx2.AsyncClient(limits=limits, timeout=httpx2.Timeout(None))
+
+
+async def minimal_loop(url: str, prompts: list[str], concurrency: int, transport: str) -> float:
+    """A bare worker loop over the SDK's post, the call distill makes: JSON in, JSON out; no
+    limits, cache, retries or output file. One pool (distill's httpx2 pools are sharded)."""
+    http = http_client(transport, concurrency)
     sdk = openai.AsyncOpenAI(api_key="x", base_url=url, max_retries=0, http_client=http)
     queue: asyncio.Queue[str] = asyncio.Queue()
     for prompt in prompts:
@@ -111,11 +125,7 @@ async def minimal_loop(url: str, prompts: list[str], concurrency: int, through_s
                 "max_tokens": 4096,
                 "messages": [{"role": "user", "content": prompt}],
             }
-            if through_sdk:
-                response = await sdk.post("/chat/completions", body=body, cast_to=httpx2.Response)
-            else:
-                response = await http.post(f"{url}/chat/completions", json=body)
-                response.raise_for_status()
+            response = await sdk.post("/chat/completions", body=body, cast_to=httpx2.Response)
             json.loads(response.content)
 
     started = time.perf_counter()
@@ -133,33 +143,85 @@ def distill_cli(config: Path, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def throughput(tmp: Path, n: int, concurrency: int) -> None:
-    with sim_process("--latency", "0.2") as url:
-        root = tmp / "throughput"
-        root.mkdir()
-        tasks = write_tasks(root / "tasks.jsonl", n, "distill")
-        config = load_config(write_config(root, tasks, url, max_in_flight=concurrency))
-        started = time.perf_counter()
-        result = run_harvest(config)
-        ours = time.perf_counter() - started
-        assert result.stats.ok == n, result.stats.to_dict()
-        sdk = asyncio.run(minimal_loop(url, [f"[sdk] {i}" for i in range(n)], concurrency, True))
-        raw = asyncio.run(minimal_loop(url, [f"[raw] {i}" for i in range(n)], concurrency, False))
+def goal(what: str, met: bool) -> str:
+    return f"   goal {what}: {'met' if met else 'NOT met'}"
 
-        small = tmp / "process"
-        small.mkdir()
-        small_tasks = write_tasks(small / "tasks.jsonl", 500, "process")
-        small_config = write_config(small, small_tasks, url, max_in_flight=concurrency)
+
+def throughput(tmp: Path, n: int, concurrency: int) -> None:
+    print(f"1. throughput, {n} requests, 0.2 s latency, {concurrency} in flight, per transport"
+          f" (event loop: {event_loop.loop_name()})")  # fmt: skip
+    with sim_process("--latency", "0.2") as url:
+        for transport in TRANSPORTS:
+            extra = f'transport = "{transport}"'
+            root = tmp / f"throughput-{transport}"
+            root.mkdir()
+            tasks = write_tasks(root / "tasks.jsonl", n, f"distill-{transport}")
+            config = load_config(write_config(root, tasks, url, extra, max_in_flight=concurrency))
+            started = time.perf_counter()
+            result = run_harvest(config)
+            ours = time.perf_counter() - started
+            assert result.stats.ok == n, result.stats.to_dict()
+            prompts = [f"[bare-{transport}] {i}" for i in range(n)]
+            bare = event_loop.run(minimal_loop(url, prompts, concurrency, transport))
+
+            small = tmp / f"process-{transport}"
+            small.mkdir()
+            small_tasks = write_tasks(small / "tasks.jsonl", 500, f"process-{transport}")
+            small_config = write_config(small, small_tasks, url, extra, max_in_flight=concurrency)
+            started = time.perf_counter()
+            assert distill_cli(small_config).wait() == 0
+            process_s = time.perf_counter() - started
+            rate, ratio = n / ours, bare / ours
+            print(f"   [{transport}]")
+            print(f"   distill harvest (run_harvest)        {rate:7.0f} req/s  ({ours:.2f} s)")
+            print(f"   bare loop, SDK post, same transport  {n / bare:7.0f} req/s  ({bare:.2f} s)")
+            print(f"   ratio distill / bare loop                {ratio:.2f}x")
+            print(f"   whole `distill harvest` process, 500 requests: {process_s:.2f} s")
+            print(goal(f">= {GOAL_REQ_S:,.0f} req/s", rate >= GOAL_REQ_S))
+            print(goal(f">= {GOAL_RATIO}x the bare loop", ratio >= GOAL_RATIO))
+            print(goal(f"500 requests <= {GOAL_500_S:g} s", process_s <= GOAL_500_S))
+
+
+def raise_open_files() -> int:
+    """10,000 connections need 10,000 descriptors on each side: soft limit up to the hard one
+    (the simulator, started after this, inherits it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def many_in_flight(tmp: Path, n: int, latency_s: float, transport: str) -> None:
+    """n requests in flight at once on a slow teacher: the client's peak memory, and that none
+    times out or is retried (every request answered once, in about latency + ramp)."""
+    root = tmp / f"in-flight-{transport}"
+    root.mkdir()
+    tasks = write_tasks(root / "tasks.jsonl", n, f"wide-{transport}")
+    with sim_process("--latency", f"{latency_s:g}") as url:
+        config = write_config(
+            root,
+            tasks,
+            url,
+            f'transport = "{transport}"',
+            timeout_s=latency_s * 4,
+            max_in_flight=n,
+        )
         started = time.perf_counter()
-        assert distill_cli(small_config).wait() == 0
-        process_s = time.perf_counter() - started
-    print(f"1. throughput, {n} requests, 0.2 s latency, {concurrency} in flight")
-    print(f"   distill harvest (run_harvest)     {n / ours:7.0f} req/s  ({ours:.2f} s)")
-    print(f"   minimal loop over the SDK's post  {n / sdk:7.0f} req/s  ({sdk:.2f} s)")
-    print(f"   minimal loop over plain httpx2    {n / raw:7.0f} req/s  ({raw:.2f} s)")
-    print(f"   ratio distill / minimal SDK loop      {sdk / ours:.2f}x")
-    print(f"   ratio distill / plain httpx2 loop     {raw / ours:.2f}x")
-    print(f"   whole `distill harvest` process, 500 requests: {process_s:.2f} s")
+        process = distill_cli(config)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seen = stats(url)
+    rows = [json.loads(line) for line in (root / "out" / "samples.jsonl").read_text().splitlines()]
+    ok = sum(r["status"] == "ok" for r in rows)
+    rss_mib = usage.ru_maxrss / 1024  # kilobytes on Linux
+    print(
+        f"   [{transport}] {n:,} in flight at {latency_s:g} s latency: exit {process.returncode}, "
+        f"{ok:,}/{n:,} ok, {seen['requests'] - n} retried, peak in flight at the sim "
+        f"{seen['max_in_flight']:,}, {elapsed:.1f} s in all, client peak RSS {rss_mib:.0f} MiB"
+    )
+    met = ok == n and seen["requests"] == n
+    print(goal("every request ok, none retried", met))
 
 
 def rate_limit(tmp: Path, seconds: int) -> None:
@@ -307,6 +369,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         throughput(root, 1000 if quick else 5000, 256)
+        n, latency = (2000, 5.0) if quick else (10_000, 30.0)
+        print(f"1b. {n:,} in flight (open files limit {raise_open_files():,})")
+        for transport in TRANSPORTS:
+            many_in_flight(root, n, latency, transport)
         rate_limit(root, 20 if quick else 90)
         cache_rerun(root, 10_000 if quick else 100_000)
         faults(root, 500 if quick else 2000)

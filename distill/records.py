@@ -84,11 +84,18 @@ class Sample:
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        row = asdict(self)
+        """The row, as `asdict` gives it, without its deep copy of the messages (a tenth of
+        harvest's CPU per request): the row is written at once, never changed."""
+        row = {name: getattr(self, name) for name in _SAMPLE_FIELDS}
+        row["usage"] = asdict(self.usage)
         if self.verdict is None:
-            row.pop("verdict")
+            del row["verdict"]
+        else:
+            row["verdict"] = self.verdict.to_dict()
         return row
 
+
+_SAMPLE_FIELDS = tuple(f.name for f in fields(Sample))
 
 R = TypeVar("R", Task, Sample)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install distill into it (editable). Extras as arguments: setup.sh dev,train
+# Create .venv and install distill into it (editable). Extras as arguments: setup.sh dev,train,ray
 # With the train extra, torch==2.13.0 goes in first, on its own: left to the resolver, another
 # torch version would be fetched (a CUDA build of several GB on most machines).
 set -euo pipefail

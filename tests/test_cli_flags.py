@@ -55,6 +55,10 @@ def _typed(f: ConfigFlag, default: Any) -> tuple[list[str], Any]:
         return [f.option, "3" if tp is int else "0.25"], tp(3 if tp is int else 0.25)
     if f.key == "train.chat_template":
         return [f.option, "chatml"], "chatml"
+    if f.key == "grade.ray_address":
+        return [f.option, "head:6379"], "head:6379"
+    if f.key == "harvest.shard":
+        return [f.option, "1/3"], "1/3"
     return [f.option, "word"], os.path.abspath("word") if f.spec.path else "word"
 
 

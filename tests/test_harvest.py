@@ -19,11 +19,26 @@ from distill.harvest.limits import LeakyBucket
 from distill.records import iter_samples
 from distill.sim import SimConfig, running_sim
 
+TRANSPORTS = ["httpx", "aiohttp"]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """The fault tests run on each HTTP stack: each must keep every promise."""
+    return str(request.param)
+
 
 def _teacher(
-    base_url: str, model: str, provider: str = "openai_compat", extra: str = "", **options: Any
+    base_url: str,
+    model: str,
+    provider: str = "openai_compat",
+    extra: str = "",
+    transport: str = "",
+    **options: Any,
 ) -> str:
     """Teacher `t`: one sample a task, a 5 s deadline, 8 in flight, unless `options` say else."""
+    if transport:
+        extra = f'transport = "{transport}"\n' + extra
     defaults: dict[str, Any] = {
         "name": "t",
         "samples_per_task": 1,
@@ -79,7 +94,7 @@ def test_length_limit_marks_the_sample_truncated(tmp_path: Path) -> None:
     assert {r["finish_reason"] for r in rows} == {"length"}
 
 
-def test_server_faults_are_retried_until_every_sample_is_ok(tmp_path: Path) -> None:
+def test_server_faults_are_retried_until_every_sample_is_ok(tmp_path: Path, transport: str) -> None:
     faults = SimConfig(
         fault_5xx=0.2,
         fault_malformed=0.05,
@@ -90,7 +105,7 @@ def test_server_faults_are_retried_until_every_sample_is_ok(tmp_path: Path) -> N
         seed=3,
     )
     with running_sim(faults) as url:
-        teacher = _teacher(url, "sim-r1", samples_per_task=3, timeout_s=1.0)
+        teacher = _teacher(url, "sim-r1", samples_per_task=3, timeout_s=1.0, transport=transport)
         path = write_config(tmp_path, url, teacher=teacher)
         # About 1 attempt in 3 meets a fault: 20 attempts make a sample that never gets through
         # (0.37^20) impossible in practice, even on a loaded machine where timeouts add up.
@@ -105,10 +120,12 @@ def test_server_faults_are_retried_until_every_sample_is_ok(tmp_path: Path) -> N
     assert stats["ok_answers"] == 84
 
 
-def test_429_pauses_and_retries(tmp_path: Path) -> None:
+def test_429_pauses_and_retries(tmp_path: Path, transport: str) -> None:
     with running_sim(SimConfig(rpm=600, limit_window_s=0.5)) as url:  # 10/s, bursts of 5
         config = load_config(
-            write_config(tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1"))
+            write_config(
+                tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1", transport=transport)
+            )
         )
         result = run_harvest(config)
         stats = sim_stats(url)
@@ -224,10 +241,10 @@ def test_several_teachers_answer_the_same_tasks(tmp_path: Path) -> None:
     assert {r["reasoning_kind"] for r in rows if r["teacher"] == "claude"} == {"summarized"}
 
 
-def test_keepalive_bytes_do_not_extend_the_deadline(tmp_path: Path) -> None:
+def test_keepalive_bytes_do_not_extend_the_deadline(tmp_path: Path, transport: str) -> None:
     # DeepSeek keeps slow requests open with blank lines; the deadline must still hold.
     with running_sim(SimConfig(latency="3", keepalive_interval_s=0.1)) as url:
-        teacher = _teacher(url, "sim-r1", timeout_s=0.5)
+        teacher = _teacher(url, "sim-r1", timeout_s=0.5, transport=transport)
         config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=teacher))
         config = replace(config, harvest=replace(config.harvest, max_attempts=1))
         started = time.monotonic()
@@ -239,10 +256,12 @@ def test_keepalive_bytes_do_not_extend_the_deadline(tmp_path: Path) -> None:
     assert elapsed < 2.5  # well before the 3 s answers; a generous bound, not a timing test
 
 
-def test_keepalive_lines_before_the_answer_are_accepted(tmp_path: Path) -> None:
+def test_keepalive_lines_before_the_answer_are_accepted(tmp_path: Path, transport: str) -> None:
     with running_sim(SimConfig(latency="0.3", keepalive_interval_s=0.05)) as url:
         config = load_config(
-            write_config(tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1"))
+            write_config(
+                tmp_path, url, kinds=("math",), teacher=_teacher(url, "sim-r1", transport=transport)
+            )
         )
         rows = read_jsonl(run_harvest(config).samples_path)
     assert {r["status"] for r in rows} == {"ok"}
@@ -253,8 +272,10 @@ def test_keepalive_lines_before_the_answer_are_accepted(tmp_path: Path) -> None:
 PROVIDER_MODELS = [("openai_compat", "sim-r1"), ("anthropic", "sim-claude")]
 
 
-def _one_attempt(tmp_path: Path, url: str, provider: str, model: str) -> list[dict[str, Any]]:
-    teacher = _teacher(url, model, provider=provider)
+def _one_attempt(
+    tmp_path: Path, url: str, provider: str, model: str, transport: str = ""
+) -> list[dict[str, Any]]:
+    teacher = _teacher(url, model, provider=provider, transport=transport)
     config = load_config(write_config(tmp_path, url, kinds=("math",), teacher=teacher))
     config = replace(config, harvest=replace(config.harvest, max_attempts=1))
     return read_jsonl(run_harvest(config).samples_path)
@@ -265,10 +286,10 @@ def _one_attempt(tmp_path: Path, url: str, provider: str, model: str) -> list[di
     ("status", "error_type"), [(400, "RequestRejectedError"), (503, "TransientError")]
 )
 def test_both_providers_map_http_errors_alike(
-    tmp_path: Path, provider: str, model: str, status: int, error_type: str
+    tmp_path: Path, provider: str, model: str, status: int, error_type: str, transport: str
 ) -> None:
     with running_sim(SimConfig(status_override=status)) as url:
-        rows = _one_attempt(tmp_path, url, provider, model)
+        rows = _one_attempt(tmp_path, url, provider, model, transport)
     assert len(rows) == 12
     assert {(r["error"]["type"], r["error"]["kind"]) for r in rows} == {
         (error_type, f"http_{status}")
@@ -277,12 +298,12 @@ def test_both_providers_map_http_errors_alike(
 
 @pytest.mark.parametrize(("provider", "model"), PROVIDER_MODELS)
 def test_both_providers_report_a_refused_connection_alike(
-    tmp_path: Path, provider: str, model: str
+    tmp_path: Path, provider: str, model: str, transport: str
 ) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    rows = _one_attempt(tmp_path, f"http://127.0.0.1:{port}/v1", provider, model)
+    rows = _one_attempt(tmp_path, f"http://127.0.0.1:{port}/v1", provider, model, transport)
     assert len(rows) == 12
     assert {(r["error"]["type"], r["error"]["kind"]) for r in rows} == {
         ("TransientError", "connection")

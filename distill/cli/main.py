@@ -72,6 +72,18 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     verb("harvest", verbs._cmd_harvest, "send task prompts to the teachers", dry_run=True)
+    merge = verb(
+        "merge-shards",
+        verbs._cmd_merge_shards,
+        "join `harvest --shard I/N` outputs into samples.jsonl and the main cache",
+        "Join the shards that `distill harvest --shard I/N` wrote (OUTPUT_DIR/shards/I-of-N) "
+        "into the samples.jsonl an unsharded harvest writes, byte for byte, and copy their "
+        "answers into the main cache, so a later unsharded harvest sends nothing. Sends nothing; "
+        "refuses when a shard is missing, unfinished, run with another N, or overlaps another.",
+    )
+    merge.add_argument(
+        "--shards", type=int, metavar="N", help="merge the shards of this N (when several were run)"
+    )
     verb("grade", verbs._cmd_grade, "grade harvested samples")
     verb("export", verbs._cmd_export, "write train/val splits")
     verb("run", verbs._cmd_run, "harvest, grade and export (for cron)", dry_run=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from distill.cli.flags import overrides
 from distill.config import Config, ExportConfig, config_to_dict, load_config
-from distill.errors import ExitCode
+from distill.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from distill.report.data import ReportData
@@ -65,17 +65,38 @@ def _dry_run(config: Config) -> int:
 def _cmd_harvest(args: argparse.Namespace) -> int:
     from distill.cli import console
     from distill.harvest import run_harvest
+    from distill.harvest.shards import harvest_places
     from distill.pipeline import harvest_or_raise
 
     config = _load(args)
     if args.dry_run:
         return _dry_run(config)
-    with _locked(config.out), console.harvest_progress(not args.quiet) as progress:
+    # A shard locks its own folder, so N shards can share an output directory.
+    out = harvest_places(config).out
+    with _locked(out), console.harvest_progress(not args.quiet) as progress:
         result = run_harvest(config, progress)
     if not args.quiet:
         console.out.print(console.harvest_table(result))
     harvest_or_raise(result)
     return ExitCode.PARTIAL if result.stats.errors else ExitCode.OK
+
+
+def _cmd_merge_shards(args: argparse.Namespace) -> int:
+    from distill.cli import console
+    from distill.harvest.merge import merge_shards
+
+    config = _load(args)
+    with _locked(config.out):
+        result = merge_shards(config, args.shards)
+    if not args.quiet:
+        never = result.planned - result.written
+        console.out.print(
+            f"merged {result.shards} shards: {result.written} samples in {result.samples_path}"
+            + (f" ({never} planned requests never sent)" if never else "")
+            + f"; {result.cache_added} answers added to {result.cache_dir}",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
+    return ExitCode.OK
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
@@ -113,6 +134,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from distill.pipeline import run_pipeline
 
     config = _load(args)
+    if config.harvest.shard:
+        raise ConfigError(
+            f"{config.source}: harvest.shard = {config.harvest.shard!r}: `distill run` harvests "
+            "every task; run "
+            "`distill harvest --shard I/N` on each machine and `distill merge-shards`, then "
+            "`distill run` without a shard (it sends nothing already answered)"
+        )
     if args.dry_run:
         return _dry_run(config)
     with console.harvest_progress(not args.quiet) as progress:

@@ -6,6 +6,7 @@ help text is the flag's help. The export and train tables have modules of their 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +17,8 @@ from distill.config.train import TrainConfig
 
 Provider = Literal["openai_compat", "anthropic"]
 ThinkingDisplay = Literal["summarized", "omitted", "raw"]
+# The SDKs' HTTP stack: their aiohttp transport (faster: bench/harvest.py) or httpx2 (theirs).
+Transport = Literal["aiohttp", "httpx"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class TeacherConfig:
     thinking_budget: int = 0  # anthropic: extended thinking budget in tokens; 0 = off
     thinking_display: ThinkingDisplay = "summarized"
     timeout_s: float = 600.0  # overall deadline per request; keep-alive bytes do not reset it
+    transport: Transport = "aiohttp"
     kinds: tuple[str, ...] = ()  # task kinds this teacher answers; empty = all
     extra_body: dict[str, Any] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
@@ -77,6 +81,47 @@ class HarvestConfig:
     max_cost_usd: float = flag(  # 0 = no cap
         0.0, "stop sending new requests at this spend", name="--max-cost", metavar="USD"
     )
+    shard: str = flag(  # "" = every task; see distill.harvest.shards
+        "",
+        "harvest only shard I of N of the tasks (by task-id hash), into its own cache and "
+        "samples file; `distill merge-shards` joins them (harvest only)",
+        metavar="I/N",
+    )
+
+    @property
+    def sharding(self) -> Shard | None:
+        """`shard` parsed (validated when the config was loaded); None when unsharded."""
+        return parse_shard(self.shard) if self.shard else None
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` of `count`: the tasks whose id hashes to `index` modulo `count`."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    @property
+    def label(self) -> str:
+        """Its folder name, e.g. 1-of-3."""
+        return f"{self.index}-of-{self.count}"
+
+
+def parse_shard(text: str) -> Shard:
+    """'I/N' → Shard; a ValueError saying what is wrong otherwise."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text, re.ASCII)
+    if match is None:
+        raise ValueError("expected I/N, two whole numbers such as 0/4")
+    shard = Shard(int(match[1]), int(match[2]))
+    if shard.count < 1:
+        raise ValueError("N (the number of shards) must be at least 1, e.g. 0/4")
+    if shard.index >= shard.count:
+        n = shard.count
+        raise ValueError(f"I must be below N: the shards of {n} are 0/{n} to {n - 1}/{n}")
+    return shard
 
 
 @dataclass(frozen=True)
@@ -91,7 +136,13 @@ class GradeConfig:
     )
     options: dict[str, dict[str, Any]] = field(default_factory=dict)  # grader name → options
     regrade: bool = flag(False, "ignore cached verdicts", only_true=True)
-    workers: int = 0  # grading processes; 0 = one per CPU
+    workers: int = 0  # grading processes; 0 = one per CPU (also a local Ray's CPUs)
+    executor: Literal["process", "ray"] = flag(
+        "process", "where graders run: a process pool here, or Ray tasks (the [ray] extra)"
+    )
+    ray_address: str = flag(  # "" = a local Ray started for the run
+        "", "the Ray cluster to grade on: auto, HOST:6379 or ray://HOST:10001", metavar="ADDRESS"
+    )
 
 
 @dataclass(frozen=True)
@@ -108,6 +159,10 @@ class SourceConfig:
     max_commits: int = 0  # merges: newest first; 0 = all
     include: tuple[str, ...] = ()  # merges: path globs
     exclude: tuple[str, ...] = ()
+    # merges: size limits (0 = the importer's defaults: 8000 / 4000 tokens, no line limit)
+    max_prompt_tokens: int = 0
+    max_resolution_tokens: int = 0
+    max_hunk_lines: int = 0
     max_samples: int = 0  # 0 = every row
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)  # importer flags, e.g. prompt_column

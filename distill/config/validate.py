@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from distill.config.export import ExportConfig
-from distill.config.schema import Config
+from distill.config.schema import Config, parse_shard
 from distill.config.train import TrainConfig
 from distill.errors import ConfigError
 
@@ -34,10 +34,28 @@ def validate(config: Config, file: str) -> None:
         fail(message)
     if config.harvest.max_attempts < 1:
         fail("harvest.max_attempts must be at least 1")
+    if config.grade.workers < 0:
+        fail("grade.workers must be >= 0 (0 = one per CPU)")
+    if problem := _ray_address_problem(config.grade.ray_address):
+        fail(problem)
+    try:
+        parse_shard(config.harvest.shard) if config.harvest.shard else None
+    except ValueError as exc:
+        fail(f"harvest.shard (--shard) = {config.harvest.shard!r}: {exc}")
     for message in validate_train(config.train):
         fail(message)
     if config.run.train and not config.train.base_model.strip():
         fail("run.train = true needs train.base_model: a model directory (or a hub id)")
+
+
+def _ray_address_problem(address: str) -> str:
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not address or address == "auto" or (sep and host and port.isdigit()):
+        return ""
+    return (
+        f"grade.ray_address = {address!r}: use auto, HOST:PORT (a head node, e.g. head:6379) "
+        "or ray://HOST:PORT (Ray Client, e.g. ray://head:10001); empty = a local Ray"
+    )
 
 
 def validate_export(e: ExportConfig) -> list[str]:

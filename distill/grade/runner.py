@@ -1,5 +1,9 @@
 """run_grade: attach a verdict to every sample; cached, in worker processes, never a crash.
 
+Where the graders run is decided here alone: in this process (a few verdicts), a process pool
+(`grade.executor = "process"`), or Ray tasks (`"ray"`, distill.grade.ray_executor, imported only
+then); the same jobs and the same `grade_one` everywhere, so the verdicts are the same.
+
 A verdict is cached under (the graded part of the sample, the task reference, grader name and
 version, grader options), so regrading unchanged samples is a cache read. A grader that raises
 gives an `error` verdict (the harness failed), never a `fail` (the answer is wrong).
@@ -56,6 +60,10 @@ def run_grade(config: Config) -> GradeResult:
         raise InputError(
             f"{samples_path}: no samples yet; run `distill harvest -c {config.source}` first"
         )
+    if config.grade.executor == "ray":  # a missing extra fails before any work, cached or not
+        from distill.grade import ray_executor
+
+        ray_executor.require_ray()
     tasks = {t.id: t for t in load_tasks(config)}
     graders = _graders_for(config)
     cache = diskcache.Cache(str(config.cache / "grade"), eviction_policy="none", size_limit=2**62)
@@ -183,7 +191,10 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _grade_one(job: tuple[Grader, Task, Sample, dict[str, Any]]) -> Verdict:
+Job = tuple[Grader, Task, Sample, dict[str, Any]]  # what a worker grades: pickled whole
+
+
+def grade_one(job: Job) -> Verdict:
     grader, task, sample, options = job
     try:
         return grader.fn(task, sample, options)
@@ -198,14 +209,18 @@ def _grade_one(job: tuple[Grader, Task, Sample, dict[str, Any]]) -> Verdict:
 
 
 def _grade_all(jobs: list[tuple[int, str, Grader, Task, Sample]], config: Config) -> list[Verdict]:
-    work = [(g, t, s, _options(config, g)) for _, _, g, t, s in jobs]
+    work: list[Job] = [(g, t, s, _options(config, g)) for _, _, g, t, s in jobs]
     workers = config.grade.workers or os.cpu_count() or 1
     hide = _hide_paths(config)
+    if config.grade.executor == "ray" and work:  # asked for: even a few, as a cluster may be
+        from distill.grade import ray_executor  # where untrusted code is meant to run
+
+        return ray_executor.grade_on_ray(work, hide, config)
     slow = sum(1 for grader, *_ in work if grader.name in SLOW_GRADERS)
     if workers < 2 or (len(work) < PARALLEL_FROM and slow < PARALLEL_FROM_SLOW):
         _init_worker(hide)
-        return [_grade_one(item) for item in work]
+        return [grade_one(item) for item in work]
     with ProcessPoolExecutor(
         max_workers=workers, initializer=_init_worker, initargs=(hide,)
     ) as pool:
-        return list(pool.map(_grade_one, work, chunksize=16))
+        return list(pool.map(grade_one, work, chunksize=16))

@@ -7,10 +7,9 @@ from typing import Any
 
 from distill.config import Config
 from distill.harvest.cache import SampleCache
-from distill.harvest.plan import PlannedRequest, build_plan
+from distill.harvest.plan import PlannedRequest, plan_of
 from distill.harvest.prices import cost_usd, price_of
-from distill.prompts import PromptLibrary, PromptRenderer
-from distill.tasks import load_tasks
+from distill.harvest.shards import harvest_places
 
 
 @dataclass
@@ -33,13 +32,12 @@ class DryRun:
 
 
 def dry_run(config: Config) -> DryRun:
-    tasks = load_tasks(config)
-    renderer = PromptRenderer(PromptLibrary.load(config.prompts.library), config.prompts)
-    plan = build_plan(config, tasks, renderer)
+    plan = plan_of(config)  # a shard's tasks alone under --shard
     estimates = {
         name: TeacherEstimate(name, teacher.model) for name, teacher in config.teachers.items()
     }
-    cache = SampleCache(config.cache / "harvest")
+    places = harvest_places(config)
+    cache = SampleCache(places.cache, places.read_also)
     seen: set[str] = set()
     first: PlannedRequest | None = None
     try:

@@ -8,9 +8,11 @@ from typing import Any
 from distill.config import Config
 from distill.harvest.limits import estimate_tokens
 from distill.harvest.providers import base_url_of, request_params
+from distill.harvest.shards import tasks_in
 from distill.keys import request_key
-from distill.prompts import PromptRenderer
+from distill.prompts import PromptLibrary, PromptRenderer
 from distill.records import Task
+from distill.tasks import load_tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +24,16 @@ class PlannedRequest:
     params: dict[str, Any]
     key: str
     charge: int  # tokens the server counts against TPM: prompt estimate + max_tokens
+
+
+def plan_of(config: Config) -> list[PlannedRequest]:
+    """What a harvest of `config` plans: every task's requests, or its shard's alone."""
+    tasks = load_tasks(config)
+    shard = config.harvest.sharding
+    if shard is not None:
+        tasks = tasks_in(tasks, shard)
+    renderer = PromptRenderer(PromptLibrary.load(config.prompts.library), config.prompts)
+    return build_plan(config, tasks, renderer)
 
 
 def build_plan(config: Config, tasks: list[Task], renderer: PromptRenderer) -> list[PlannedRequest]:

@@ -35,15 +35,15 @@ from distill.errors import (
     TeacherFatalError,
     TransientError,
 )
+from distill.harvest import event_loop
 from distill.harvest.cache import SampleCache
 from distill.harvest.limits import TeacherLimiter
-from distill.harvest.plan import PlannedRequest, build_plan
+from distill.harvest.plan import PlannedRequest, plan_of
 from distill.harvest.prices import cost_usd, price_of
 from distill.harvest.providers import Completion, Provider, make_provider
+from distill.harvest.shards import harvest_places, write_manifest
 from distill.jsonl import write_jsonl_atomic
-from distill.prompts import PromptLibrary, PromptRenderer
 from distill.records import Sample
-from distill.tasks import load_tasks
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +86,11 @@ ProgressFn = Callable[[HarvestStats], None]
 
 
 def run_harvest(config: Config, progress: ProgressFn | None = None) -> HarvestResult:
-    tasks = load_tasks(config)
-    renderer = PromptRenderer(PromptLibrary.load(config.prompts.library), config.prompts)
-    plan = build_plan(config, tasks, renderer)
+    places = harvest_places(config)  # a shard's own folders under --shard (harvest.shards)
+    plan = plan_of(config)
     stats = HarvestStats(planned=len(plan))
-    cache = SampleCache(config.cache / "harvest")
-    samples_path = config.out / "samples.jsonl"
+    cache = SampleCache(places.cache, places.read_also)
+    samples_path = places.samples
     errors: dict[str, dict[str, Any]] = {}
     fatal: dict[str, str] = {}
     try:
@@ -101,10 +100,12 @@ def run_harvest(config: Config, progress: ProgressFn | None = None) -> HarvestRe
         stats.to_send = len(pending)
         if pending:
             keys = _api_keys(config, {r.teacher for r in pending})
-            asyncio.run(
+            event_loop.run(
                 _Harvester(config, cache, keys, stats, errors, fatal, progress).run(pending)
             )
         written = write_jsonl_atomic(samples_path, _samples_in_plan_order(plan, cache, errors))
+        if places.shard is not None:
+            write_manifest(places, plan, written)
     finally:
         cache.close()
     return HarvestResult(samples_path, stats, written, fatal)
@@ -263,8 +264,11 @@ class _Harvester:
                         f"no complete answer within timeout_s={teacher.timeout_s:g}",
                         kind="deadline",
                     ) from None
-                except RateLimitedError as exc:
-                    self.stats.rate_limited += 1
+                except RateLimitedError as exc:  # 429, or 503/529 with Retry-After
+                    # The whole teacher waits as long as the server asked; the next attempt
+                    # goes through limiter.acquire, so it never comes earlier than that.
+                    if exc.status == 429:
+                        self.stats.rate_limited += 1
                     limiter.pause(exc.retry_after if exc.retry_after is not None else 1.0)
                     raise
                 limiter.observe(completion.headers)

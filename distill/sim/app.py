@@ -54,7 +54,7 @@ class TeacherSim:
         self._fault_rng = random.Random(self.config.seed)
         self._limits = RateLimiter(self.config.rpm, self.config.tpm, self.config.limit_window_s)
         self._tasks = TaskIndex.load(self.config.task_files)
-        self._stats = SimStats()
+        self._stats = SimStats(self.config.record_arrivals)
         self._ids = 0
         self._server = HttpServer(self._handle, self.config.host, self.config.port)
 
@@ -96,7 +96,7 @@ class TeacherSim:
 
     async def _api(self, req: Request, endpoint: str) -> Reply:
         stats = self._stats
-        stats.arrive("/v1/" + endpoint)
+        stats.arrive("/v1/" + endpoint, req.headers.get(SAMPLE_INDEX_HEADER, ""), req.body)
         handed_over = False
         try:
             reply, label = await self._answer(req, endpoint)
@@ -115,8 +115,11 @@ class TeacherSim:
             msg = "invalid x-api-key" if anthropic else "Incorrect API key provided"
             return error_response(anthropic, 401, msg, code="invalid_api_key"), "401"
         if cfg.status_override:
-            msg = f"simulated HTTP {cfg.status_override} (status_override)"
-            return error_response(anthropic, cfg.status_override, msg), str(cfg.status_override)
+            status = cfg.status_override
+            msg = f"simulated HTTP {status} (status_override)"
+            return error_response(anthropic, status, msg, headers=self._overloaded(status)), str(
+                status
+            )
         if endpoint == "models":
             return Response(200, json_bytes(MODELS)), "200"
         try:
@@ -166,7 +169,9 @@ class TeacherSim:
             codes = (500, 502, 503, 529) if anthropic else (500, 502, 503)
             status = self._fault_rng.choice(codes)
             msg = f"simulated upstream error {status}"
-            return error_response(anthropic, status, msg), str(status)
+            return error_response(anthropic, status, msg, headers=self._overloaded(status)), str(
+                status
+            )
         body, completion = self._body(*args)
         self._limits.refund_tokens(budget - completion if budget else 0)
         if fault == "malformed":  # half a JSON object and then an HTML error page
@@ -187,6 +192,11 @@ class TeacherSim:
             self._limits.refund_tokens(args[5] - completion)
         self._stats.ok(key, args[4], completion)
         return body
+
+    def _overloaded(self, status: int) -> list[tuple[str, str]]:
+        """Retry-After on 503/529 when configured: how long an overloaded teacher asks for."""
+        value = self.config.retry_after_header() if status in (503, 529) else ""
+        return [("retry-after", value)] if value else []
 
     def _authorized(self, headers: dict[str, str]) -> bool:
         key = self.config.api_key.encode()

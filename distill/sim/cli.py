@@ -64,6 +64,16 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--status-override", default="0", help="answer every request with this HTTP error")
     add(
+        "--retry-after",
+        default="",
+        help="Retry-After on 503/529 answers: SECONDS, or date:SECONDS for an HTTP-date",
+    )
+    add(
+        "--record-arrivals",
+        action="store_true",
+        help="GET /stats lists each API request's arrival time and fingerprint",
+    )
+    add(
         "--tasks",
         nargs="+",
         metavar="FILE",
@@ -102,6 +112,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         keepalive_interval_s=num("keepalive-interval-s", float),
         api_key=api_key,
         status_override=num("status-override", int),
+        retry_after=args.retry_after,
+        record_arrivals=args.record_arrivals,
         task_files=tuple(args.tasks),
     )
 

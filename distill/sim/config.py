@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, fields
+from email.utils import formatdate
 
 from distill.errors import ConfigError
 from distill.sim.limits import Latency
@@ -30,6 +33,9 @@ class SimConfig:
     keepalive_interval_s: float = 0.0
     api_key: str = ""
     status_override: int = 0
+    # Retry-After on 503/529 answers: "" none, "2.5" seconds, "date:2" an HTTP-date 2 s ahead.
+    retry_after: str = ""
+    record_arrivals: bool = False  # GET /stats lists (arrival time, request fingerprint)
     task_files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -47,6 +53,10 @@ class SimConfig:
         rates = self.fault_rates()
         if any(not 0.0 <= r <= 1.0 for r in rates.values()) or sum(rates.values()) > 1.0 + 1e-9:
             raise ConfigError(f"sim fault rates must each be in 0..1 and sum to <= 1, got {rates}")
+        if self.retry_after and retry_after_seconds(self.retry_after) is None:
+            raise ConfigError(
+                f"sim retry_after must be SECONDS or date:SECONDS, got {self.retry_after!r}"
+            )
         if self.status_override and not 400 <= self.status_override <= 599:
             raise ConfigError(f"sim status_override must be 400..599, got {self.status_override}")
 
@@ -54,5 +64,25 @@ class SimConfig:
         shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
         return f"SimConfig({shown}, api_key={'set' if self.api_key else 'unset'})"
 
+    def retry_after_header(self) -> str:
+        """The Retry-After value for an overloaded answer now; "" when none is configured.
+
+        An HTTP-date has whole seconds: it is rounded up, so the wait asked is never shorter."""
+        if not self.retry_after:
+            return ""
+        seconds = retry_after_seconds(self.retry_after) or 0.0
+        if self.retry_after.startswith("date:"):
+            return formatdate(math.ceil(time.time() + seconds), usegmt=True)
+        return f"{seconds:g}"
+
     def fault_rates(self) -> dict[str, float]:
         return {name: float(getattr(self, "fault_" + name)) for name in FAULTS}
+
+
+def retry_after_seconds(spec: str) -> float | None:
+    """The seconds in a retry_after spec ("2.5" or "date:2"); None when it is not one."""
+    try:
+        seconds = float(spec.removeprefix("date:"))
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None

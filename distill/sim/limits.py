@@ -115,8 +115,9 @@ class RateLimiter:
 class SimStats:
     """Counters behind GET /stats; `in_flight` is a gauge and survives a reset."""
 
-    def __init__(self) -> None:
+    def __init__(self, record_arrivals: bool = False) -> None:
         self.in_flight = 0
+        self.record_arrivals = record_arrivals
         self.reset()
 
     def reset(self) -> None:
@@ -128,8 +129,13 @@ class SimStats:
         self.ok_keys: set[bytes] = set()
         self.first_request_at: float | None = None
         self.last_response_at: float | None = None
+        # (time.monotonic() at arrival, fingerprint of endpoint + sample index + body): a retry
+        # has its first attempt's fingerprint, so tests can measure the gap between them.
+        self.arrivals: list[tuple[float, str]] = []
 
-    def arrive(self, endpoint: str) -> None:
+    def arrive(self, endpoint: str, sample_index: str = "", body: bytes = b"") -> None:
+        if self.record_arrivals:
+            self.arrivals.append((time.monotonic(), _fingerprint(endpoint, sample_index, body)))
         self.requests += 1
         self.by_endpoint[endpoint] = self.by_endpoint.get(endpoint, 0) + 1
         self.in_flight += 1
@@ -171,4 +177,13 @@ class SimStats:
         out = {name: getattr(self, name) for name in names}
         out["by_endpoint"], out["by_status"] = dict(self.by_endpoint), dict(self.by_status)
         out["distinct_ok_keys"] = len(self.ok_keys)
+        if self.record_arrivals:
+            out["arrivals"] = [list(a) for a in self.arrivals]
         return out
+
+
+def _fingerprint(endpoint: str, sample_index: str, body: bytes) -> str:
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (endpoint.encode(), b"\0", sample_index.encode(), b"\0", body):
+        digest.update(part)
+    return digest.hexdigest()

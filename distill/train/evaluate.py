@@ -198,7 +198,7 @@ def _student_config(config: Config, task_file: Path, out: Path) -> Config:
         # The tasks carry their prompts; a system prompt would be added twice.
         prompts=dataclasses.replace(config.prompts, system="none"),
         # The student changes between runs under the same name: never reuse old answers.
-        harvest=dataclasses.replace(config.harvest, refresh=True, max_cost_usd=0.0),
+        harvest=dataclasses.replace(config.harvest, refresh=True, max_cost_usd=0.0, shard=""),
     )
 
 

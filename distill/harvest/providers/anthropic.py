@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 from distill.config import TeacherConfig
 from distill.errors import TransientError
-from distill.harvest.providers.base import Completion, SDKProvider
+from distill.harvest.providers.base import SDK, Completion, SDKProvider
 from distill.harvest.providers.sdk_errors import SDKErrors
 from distill.reasoning import from_anthropic_blocks
 from distill.records import Usage
-
-if TYPE_CHECKING:
-    from distill.harvest.providers.base import SDKClient
 
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 
@@ -41,10 +38,14 @@ class AnthropicProvider(SDKProvider):
     default_base_url = "https://api.anthropic.com"
     endpoint = "/v1/messages"
 
-    def _load_sdk(self) -> tuple[Callable[..., SDKClient], SDKErrors]:
+    def _load_sdk(self) -> SDK:
         import anthropic  # the SDK takes ~2 s to import: only when this teacher is used
 
-        return anthropic.AsyncAnthropic, SDKErrors.of(anthropic, anthropic.AnthropicError)
+        return SDK(
+            anthropic.AsyncAnthropic,
+            SDKErrors.of(anthropic, anthropic.AnthropicError),
+            anthropic.DefaultAioHttpClient,
+        )
 
     def _sdk_base_url(self) -> str:
         return self.base_url.removesuffix("/v1")  # the SDK's paths start with /v1

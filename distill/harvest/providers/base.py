@@ -2,12 +2,14 @@
 
 Providers are built on the official SDKs with `max_retries=0`: retries live in one place (the
 harvest runner, with tenacity) and rate limits in another (limits.py). SDK errors are translated
-at one boundary (sdk_errors.py) into distill's own tree, with the API key scrubbed.
+at one boundary (sdk_errors.py) into distill's own tree, with the API key scrubbed. The SDK's
+HTTP stack is the teacher's `transport`: httpx2 (pools in shards) or the SDK's own aiohttp client.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import itertools
 import json
 import math
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeAlias, T
 import httpx2
 
 from distill.config import TeacherConfig
-from distill.errors import TransientError
+from distill.errors import ConfigError, TransientError
 from distill.harvest.providers.sdk_errors import SDKErrors, translate_errors
 from distill.records import Usage
 
@@ -61,6 +63,18 @@ class Provider(Protocol):
 
 C = TypeVar("C")
 CONNECTIONS_PER_POOL = 32
+# No overall or read timeout in the HTTP stack: the runner's deadline (timeout_s) is the one
+# that counts, and keep-alive bytes must not reset it.
+HTTP_TIMEOUT = httpx2.Timeout(None, connect=30.0)
+
+
+@dataclass(frozen=True)
+class SDK:
+    """What a provider takes from its SDK (imported only when a teacher of its kind is used)."""
+
+    client: Callable[..., SDKClient]
+    errors: SDKErrors
+    aiohttp_client: Callable[..., httpx2.AsyncClient]  # the SDK's DefaultAioHttpClient
 
 
 class ClientShards(Generic[C]):
@@ -70,14 +84,20 @@ class ClientShards(Generic[C]):
     hundreds of connections spends more CPU than the requests themselves; pools of 32 do not.
     """
 
-    def __init__(self, make: Callable[[httpx2.AsyncClient], C], in_flight: int) -> None:
-        count = max(1, math.ceil(in_flight / CONNECTIONS_PER_POOL))
+    def __init__(
+        self,
+        make: Callable[[httpx2.AsyncClient], C],
+        in_flight: int,
+        http_client: Callable[..., httpx2.AsyncClient] = httpx2.AsyncClient,
+        pool_size: int = CONNECTIONS_PER_POOL,
+    ) -> None:
+        count = max(1, math.ceil(in_flight / pool_size))
         size = math.ceil(in_flight / count)
         tls = _shared_tls_context()  # loading the CA bundle costs ~50 ms per context
         self._http = [
-            httpx2.AsyncClient(
+            http_client(
                 limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size),
-                timeout=httpx2.Timeout(None, connect=30.0),
+                timeout=HTTP_TIMEOUT,
                 verify=tls,
             )
             for _ in range(count)
@@ -91,6 +111,14 @@ class ClientShards(Generic[C]):
     async def aclose(self) -> None:
         for http in self._http:
             await http.aclose()
+
+
+def _require_aiohttp(teacher: str) -> None:
+    if importlib.util.find_spec("aiohttp") is None:
+        raise ConfigError(
+            f'teacher {teacher!r}: transport = "aiohttp" needs aiohttp: '
+            "pip install 'distill[aiohttp]', or set transport = \"httpx\""
+        )
 
 
 @functools.cache
@@ -128,10 +156,17 @@ class SDKProvider(ABC):
         self.teacher = teacher
         self.base_url = teacher.base_url or self.default_base_url
         self._secret = api_key
-        client_class, self._errors = self._load_sdk()
+        sdk = self._load_sdk()
+        self._errors = sdk.errors
         sdk_base_url = self._sdk_base_url()
+        http_client: Callable[..., httpx2.AsyncClient] = httpx2.AsyncClient
+        pool_size = CONNECTIONS_PER_POOL
+        if teacher.transport == "aiohttp":
+            _require_aiohttp(name)
+            # aiohttp's pool hands out a free connection without scanning them all: one pool.
+            http_client, pool_size = sdk.aiohttp_client, teacher.limits.max_in_flight
         self._clients = ClientShards(
-            lambda http: client_class(
+            lambda http: sdk.client(
                 api_key=api_key or "not-needed",
                 base_url=sdk_base_url,
                 max_retries=0,
@@ -139,11 +174,13 @@ class SDKProvider(ABC):
                 http_client=http,
             ),
             teacher.limits.max_in_flight,
+            http_client,
+            pool_size,
         )
 
     @abstractmethod
-    def _load_sdk(self) -> tuple[Callable[..., SDKClient], SDKErrors]:
-        """Import the SDK (only when a teacher of this kind is used): its client and errors."""
+    def _load_sdk(self) -> SDK:
+        """Import the SDK (only when a teacher of this kind is used): its clients and errors."""
 
     def _sdk_base_url(self) -> str:
         return self.base_url

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 from distill.config import TeacherConfig
 from distill.errors import TransientError
-from distill.harvest.providers.base import Completion, SDKProvider
+from distill.harvest.providers.base import SDK, Completion, SDKProvider
 from distill.harvest.providers.sdk_errors import SDKErrors
 from distill.reasoning import from_openai_message
 from distill.records import Usage
-
-if TYPE_CHECKING:
-    from distill.harvest.providers.base import SDKClient
 
 # deepseek-reasoner ignores these; sending them only changes the cache key.
 DEEPSEEK_IGNORED = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
@@ -40,10 +37,14 @@ class OpenAICompatProvider(SDKProvider):
     default_base_url = "https://api.openai.com/v1"
     endpoint = "/chat/completions"
 
-    def _load_sdk(self) -> tuple[Callable[..., SDKClient], SDKErrors]:
+    def _load_sdk(self) -> SDK:
         import openai  # imported only when a teacher of this kind is used
 
-        return openai.AsyncOpenAI, SDKErrors.of(openai, openai.OpenAIError)
+        return SDK(
+            openai.AsyncOpenAI,
+            SDKErrors.of(openai, openai.OpenAIError),
+            openai.DefaultAioHttpClient,
+        )
 
     def request_params(self, sample_index: int) -> dict[str, Any]:
         return request_params(self.teacher, sample_index)

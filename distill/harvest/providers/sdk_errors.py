@@ -2,13 +2,18 @@
 
 The openai and anthropic SDKs raise parallel trees (APIStatusError, APITimeoutError,
 APIConnectionError under one base), so one mapping by `isinstance` serves both.
+
+A 429, and a 503/529 that says Retry-After, become RateLimitedError: the runner pauses the
+whole teacher for as long as the server asked before any request to it is sent again.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from types import ModuleType
 
 import httpx2
@@ -23,11 +28,23 @@ from distill.errors import (
 )
 
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+OVERLOADED_STATUSES = frozenset({503, 529})  # with Retry-After: wait as asked, teacher-wide
 FATAL_HINTS = {
     401: "the API key was rejected: check the key in ${env}",
     402: "the account has no balance left: top it up, then run again",
     403: "the key is not allowed to use this model or endpoint: check its permissions",
 }
+
+
+class OverloadedError(RateLimitedError):
+    """503/529 with Retry-After: the teacher is overloaded and said how long to wait.
+
+    A RateLimitedError so the runner pauses the teacher for retry_after, as on 429; it keeps
+    the status as its kind (http_503, http_529), so error counts still tell them apart."""
+
+    def __init__(self, message: str, retry_after: float, status: int) -> None:
+        super().__init__(message, retry_after, status)
+        self.kind = f"http_{status}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +85,11 @@ def to_distill_error(
         return _status_error(exc, status, teacher, name, secret)
     message = redact(_short_message(exc), secret)
     if isinstance(exc, sdk.timeout | httpx2.TimeoutException):
+        if dropped := _dropped_under_aiohttp(exc):
+            message = redact(dropped, secret)
+            return TransientError(
+                f"teacher {name!r}: connection failed ({message})", kind="connection"
+            )
         return TransientError(f"teacher {name!r}: request timed out", kind="timeout")
     if isinstance(exc, sdk.connection):
         return TransientError(f"teacher {name!r}: connection failed ({message})", kind="connection")
@@ -89,6 +111,13 @@ def _status_error(
     if status == 429:
         return RateLimitedError(
             f"teacher {name!r}: rate limited (429)", retry_after=_retry_after(exc)
+        )
+    if status in OVERLOADED_STATUSES and (retry_after := _retry_after(exc)) is not None:
+        return OverloadedError(
+            f"teacher {name!r}: HTTP {status} (overloaded; retry after {retry_after:g} s): "
+            f"{message}",
+            retry_after,
+            status,
         )
     if status in TRANSIENT_STATUSES or status >= 500:
         return TransientError(f"teacher {name!r}: HTTP {status}: {message}", status)
@@ -116,8 +145,33 @@ def _retry_after(exc: Exception) -> float | None:
     for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         value = headers.get(header)
         if value:
-            try:
-                return max(0.0, float(value) * scale)
-            except ValueError:
-                continue
+            seconds = _seconds_or_date(value.strip(), scale)
+            if seconds is not None:
+                return seconds
     return None
+
+
+def _seconds_or_date(value: str, scale: float) -> float | None:
+    """Retry-After is delta-seconds or an HTTP-date (RFC 9110 10.2.3); None if it is neither."""
+    try:
+        return max(0.0, float(value) * scale)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def _dropped_under_aiohttp(exc: BaseException) -> str:
+    """The aiohttp transport maps a closed connection to httpx2.ConnectTimeout: what it was, or
+    "" for a real timeout (aiohttp's own timeouts are TimeoutErrors) or another transport."""
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if type(cause).__module__.startswith("aiohttp"):
+            if isinstance(cause, TimeoutError):
+                return ""
+            return str(cause).splitlines()[0][:300] if str(cause) else type(cause).__name__
+        cause = cause.__cause__ or cause.__context__
+    return ""
