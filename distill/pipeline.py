@@ -58,9 +58,16 @@ def run_pipeline(config: Config, progress: ProgressFn | None = None) -> Pipeline
 
     A DistillError ends the run with its exit code in the result (summary["error"] says why);
     Ctrl-C and internal errors are re-raised once the summary is written. LockedError is raised:
-    a run that never got the lock writes nothing into a directory another run owns. A missing
-    train extra is a ConfigError before anything is spent.
+    a run that never got the lock writes nothing into a directory another run owns. A shard
+    (harvest only) or a missing train extra is a ConfigError before anything is spent.
     """
+    if config.harvest.shard:
+        raise ConfigError(
+            f"{config.source}: harvest.shard = {config.harvest.shard!r}: `distill run` harvests "
+            "every task; run `distill harvest --shard I/N` on each machine and "
+            "`distill merge-shards`, then `distill run` without a shard (it sends nothing "
+            "already answered)"
+        )
     from distill.export import run_export
     from distill.grade import run_grade
     from distill.harvest import run_harvest

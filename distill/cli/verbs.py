@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from distill.cli.flags import overrides
 from distill.config import Config, ExportConfig, config_to_dict, load_config
-from distill.errors import ConfigError, ExitCode
+from distill.errors import ExitCode
 
 if TYPE_CHECKING:
     from distill.report.data import ReportData
@@ -134,13 +134,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from distill.pipeline import run_pipeline
 
     config = _load(args)
-    if config.harvest.shard:
-        raise ConfigError(
-            f"{config.source}: harvest.shard = {config.harvest.shard!r}: `distill run` harvests "
-            "every task; run "
-            "`distill harvest --shard I/N` on each machine and `distill merge-shards`, then "
-            "`distill run` without a shard (it sends nothing already answered)"
-        )
     if args.dry_run:
         return _dry_run(config)
     with console.harvest_progress(not args.quiet) as progress:
