@@ -583,3 +583,30 @@ def test_the_fallback_judges_memory_by_the_run_not_by_a_big_grader(
         hog = box.run_python("x = bytearray(1 << 30)")
         assert hog.status == "memory", hog
     del ballast
+
+
+@pytest.mark.parametrize("namespaces", [True, False])
+def test_a_run_gets_fresh_signals_however_the_grader_was_started(
+    monkeypatch: pytest.MonkeyPatch, namespaces: bool
+) -> None:
+    # A grader started in the background (cron, CI, `cmd &`) ignores SIGINT, and an ignored
+    # disposition survives exec: the run must still see what a fresh `python` sees.
+    if not namespaces:
+        monkeypatch.setattr(sandbox_mod, "_Zygote", lambda *a: (_ for _ in ()).throw(Broken("no")))
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        with Sandbox(FAST) as box:
+            probe = (
+                "import signal\n"
+                "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,"
+                " signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,"
+                " signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN,"
+                " signal.pthread_sigmask(signal.SIG_BLOCK, []) == set())"
+            )
+            assert box.run_python(probe).stdout == b"True True True True\n"
+            stopped = box.run_python("import os, signal\nos.kill(os.getpid(), signal.SIGINT)")
+            assert stopped.status == "exit" and b"KeyboardInterrupt" in stopped.stderr, stopped
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
