@@ -26,7 +26,7 @@ from typing import Any
 from distill.config import Config
 from distill.errors import ConfigError
 from distill.grade import code
-from distill.grade.runner import Job, grade_one
+from distill.grade.runner import Job, error_verdict, grade_one
 from distill.records import Verdict
 
 log = logging.getLogger(__name__)
@@ -137,14 +137,7 @@ def _result(ray: Any, ref: Any, chunk: list[Job]) -> list[Verdict]:
 
 
 def _lost(job: Job, exc: BaseException) -> Verdict:
-    grader = job[0]
-    return Verdict(
-        grader.name,
-        grader.version,
-        "error",
-        reason="worker_lost",
-        details={"error": f"{type(exc).__name__}: {_first_line(exc)}"[:500]},
-    )
+    return error_verdict(job[0], "worker_lost", f"{type(exc).__name__}: {_first_line(exc)}")
 
 
 def _connect(ray: Any, config: Config) -> bool:

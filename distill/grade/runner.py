@@ -199,13 +199,13 @@ def grade_one(job: Job) -> Verdict:
     try:
         return grader.fn(task, sample, options)
     except Exception as exc:  # a grader bug is the harness failing, not the answer
-        return Verdict(
-            grader.name,
-            grader.version,
-            "error",
-            reason="grader_crashed",
-            details={"error": f"{type(exc).__name__}: {exc}"[:500]},
-        )
+        return error_verdict(grader, "grader_crashed", f"{type(exc).__name__}: {exc}")
+
+
+def error_verdict(grader: Grader, reason: str, error: str) -> Verdict:
+    """The harness failed, not the answer: `error` (never cached, graded again next run)."""
+    return Verdict(grader.name, grader.version, "error", reason=reason,
+                   details={"error": error[:500]})  # fmt: skip
 
 
 def _grade_all(jobs: list[tuple[int, str, Grader, Task, Sample]], config: Config) -> list[Verdict]:
