@@ -70,7 +70,6 @@ def run_pipeline(config: Config, progress: ProgressFn | None = None) -> Pipeline
         )
     from distill.export import run_export
     from distill.grade import run_grade
-    from distill.harvest import run_harvest
 
     stages: dict[str, Callable[[], Any]] = {}
     if config.sources:
@@ -78,12 +77,30 @@ def run_pipeline(config: Config, progress: ProgressFn | None = None) -> Pipeline
 
         stages["import"] = lambda: run_sources(config)
     stages |= {
-        "harvest": lambda: harvest_or_raise(run_harvest(config, progress)),
+        "harvest": lambda: harvest_or_raise(harvest_stage(config, progress)),
         "grade": lambda: run_grade(config),
         "export": lambda: run_export(config),
     }
     stages |= _student_stages(config)
     return run_stages(config, stages, DESCRIBE)
+
+
+def harvest_stage(config: Config, progress: ProgressFn | None = None) -> HarvestResult:
+    """Harvest, grading as answers arrive where a teacher samples adaptively (harvest decides
+    its waves from the verdicts; the grade stage after it then reads them from the cache)."""
+    from distill.harvest import run_harvest
+
+    if not any(t.adaptive for t in config.teachers.values()):
+        return run_harvest(config, progress)
+    from distill.grade.live import LiveJudge
+
+    if config.grade.executor == "ray":
+        log.info("adaptive sampling grades as answers arrive on local processes, not on Ray")
+    judge = LiveJudge(config)
+    try:
+        return run_harvest(config, progress, judge)
+    finally:
+        judge.close()
 
 
 def harvest_or_raise(result: HarvestResult) -> HarvestResult:
@@ -267,6 +284,10 @@ def describe_harvest(result: Any) -> dict[str, Any]:
         "errors": s.errors, "errors_by_kind": dict(s.errors_by_kind), "retries": s.retries,
         "rate_limited": s.rate_limited, "prompt_tokens": s.prompt_tokens,
         "completion_tokens": s.completion_tokens, "cost_usd": round(s.cost_usd, 6),
+        "cache_hit_tokens": s.cache_hit_tokens, "cache_write_tokens": s.cache_write_tokens,
+        "cache_saving_usd": round(s.cache_saving_usd, 6), "batch_submitted": s.batch_submitted,
+        "batch_collected": s.batch_collected, "batch_open": s.batch_open,
+        "batch_ids": list(s.batch_ids), "adaptive": dict(s.adaptive),
     }  # fmt: skip
 
 

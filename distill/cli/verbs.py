@@ -64,9 +64,8 @@ def _dry_run(config: Config) -> int:
 
 def _cmd_harvest(args: argparse.Namespace) -> int:
     from distill.cli import console
-    from distill.harvest import run_harvest
     from distill.harvest.shards import harvest_places
-    from distill.pipeline import harvest_or_raise
+    from distill.pipeline import harvest_or_raise, harvest_stage
 
     config = _load(args)
     if args.dry_run:
@@ -74,7 +73,7 @@ def _cmd_harvest(args: argparse.Namespace) -> int:
     # A shard locks its own folder, so N shards can share an output directory.
     out = harvest_places(config).out
     with _locked(out), console.harvest_progress(not args.quiet) as progress:
-        result = run_harvest(config, progress)
+        result = harvest_stage(config, progress)
     if not args.quiet:
         console.out.print(console.harvest_table(result))
     harvest_or_raise(result)

@@ -19,6 +19,8 @@ Provider = Literal["openai_compat", "anthropic"]
 ThinkingDisplay = Literal["summarized", "omitted", "raw"]
 # The SDKs' HTTP stack: their aiohttp transport (faster: bench/harvest.py) or httpx2 (theirs).
 Transport = Literal["aiohttp", "httpx"]
+# How a teacher is asked: one request at a time, or the provider's half-price Batch API.
+Mode = Literal["sync", "batch"]
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,16 @@ class Limits:
 
 @dataclass(frozen=True)
 class Price:
-    """USD per million tokens."""
+    """USD per million tokens. A price left out (None) is derived: the batch prices are half the
+    synchronous ones (OpenAI's and Anthropic's discount), a cache write costs `input`."""
 
     input: float = 0.0
     output: float = 0.0
-    cached_input: float = 0.0
+    cached_input: float = 0.0  # a prompt-cache hit
+    cache_write: float | None = None  # Anthropic bills writing the cache at 1.25x input
+    batch_input: float | None = None
+    batch_output: float | None = None
+    batch_cached_input: float | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,14 @@ class TeacherConfig:
     base_url: str = ""
     api_key_env: str = ""  # name of the environment variable holding the key; "" = no key needed
     samples_per_task: int = 1
+    # Adaptive sampling (0 = off: every task gets samples_per_task answers). Answers are sent in
+    # waves and graded as they arrive; a task stops at accept_per_task passes, after
+    # max_samples_per_task answers, or after max_consecutive_fails failures in a row.
+    accept_per_task: int = 0
+    max_samples_per_task: int = 0
+    max_consecutive_fails: int = 0  # 0 = never give up early
+    mode: Mode = "sync"
+    prompt_cache: bool = True  # anthropic: mark the shared prefix with cache_control
     max_tokens: int = 4096
     temperature: float | None = None
     top_p: float | None = None
@@ -58,6 +73,15 @@ class TeacherConfig:
     extra_body: dict[str, Any] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     price: Price = field(default_factory=Price)
+
+    @property
+    def adaptive(self) -> bool:
+        return self.accept_per_task > 0
+
+    @property
+    def most_samples(self) -> int:
+        """The most answers one task can get from this teacher."""
+        return self.max_samples_per_task if self.adaptive else self.samples_per_task
 
 
 @dataclass(frozen=True)
@@ -81,6 +105,10 @@ class HarvestConfig:
     max_cost_usd: float = flag(  # 0 = no cap
         0.0, "stop sending new requests at this spend", name="--max-cost", metavar="USD"
     )
+    wait: bool = flag(
+        False, "batch teachers: wait for the batches to end and collect them", only_true=True
+    )
+    batch_poll_s: float = 30.0  # how often a waiting harvest asks a batch for its status
     shard: str = flag(  # "" = every task; see distill.harvest.shards
         "",
         "harvest only shard I of N of the tasks (by task-id hash), into its own cache and "

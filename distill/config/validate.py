@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from distill.config.export import ExportConfig
-from distill.config.schema import Config, parse_shard
+from distill.config.schema import Config, TeacherConfig, parse_shard
 from distill.config.train import TrainConfig
 from distill.errors import ConfigError
 
@@ -22,6 +22,10 @@ def validate(config: Config, file: str) -> None:
         at = f"teachers.{name}"
         if t.samples_per_task < 1:
             fail(f"{at}.samples_per_task must be at least 1")
+        if problem := _adaptive_problem(at, t):
+            fail(problem)
+        if t.mode == "batch" and "deepseek.com" in t.base_url:
+            fail(f'{at}.mode = "batch": DeepSeek\'s API has no Batch API; use mode = "sync"')
         if t.max_tokens < 1:
             fail(f"{at}.max_tokens must be at least 1")
         if t.timeout_s <= 0:
@@ -32,6 +36,8 @@ def validate(config: Config, file: str) -> None:
             fail(f"{at}.thinking_budget must be below max_tokens (Anthropic requires it)")
     for message in validate_export(config.export):
         fail(message)
+    if config.harvest.batch_poll_s <= 0:
+        fail("harvest.batch_poll_s must be positive")
     if config.harvest.max_attempts < 1:
         fail("harvest.max_attempts must be at least 1")
     if config.grade.workers < 0:
@@ -46,6 +52,29 @@ def validate(config: Config, file: str) -> None:
         fail(message)
     if config.run.train and not config.train.base_model.strip():
         fail("run.train = true needs train.base_model: a model directory (or a hub id)")
+
+
+def _adaptive_problem(at: str, t: TeacherConfig) -> str:
+    k, n = t.accept_per_task, t.max_samples_per_task
+    if min(k, n, t.max_consecutive_fails) < 0:
+        return f"{at}: accept_per_task, max_samples_per_task and max_consecutive_fails must be >= 0"
+    if k == 0:
+        if n or t.max_consecutive_fails:
+            return (
+                f"{at}: max_samples_per_task and max_consecutive_fails need accept_per_task "
+                "(how many passing answers a task needs); without it every task gets "
+                "samples_per_task answers"
+            )
+        return ""
+    if n == 0:
+        return f"{at}.accept_per_task = {k} needs max_samples_per_task (at least {k})"
+    if k > n:
+        return (
+            f"{at}.accept_per_task = {k} is more than max_samples_per_task = {n}: a task can "
+            f"never get {k} passing answers from {n}; raise max_samples_per_task or lower "
+            "accept_per_task"
+        )
+    return ""
 
 
 def _ray_address_problem(address: str) -> str:

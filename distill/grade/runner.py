@@ -65,7 +65,7 @@ def run_grade(config: Config) -> GradeResult:
 
         ray_executor.require_ray()
     tasks = {t.id: t for t in load_tasks(config)}
-    graders = _graders_for(config)
+    graders = graders_for(config)
     cache = diskcache.Cache(str(config.cache / "grade"), eviction_policy="none", size_limit=2**62)
     result = GradeResult(config.out / "graded.jsonl")
     try:
@@ -74,10 +74,10 @@ def run_grade(config: Config) -> GradeResult:
         jobs: list[tuple[int, str, Grader, Task, Sample]] = []
         waiting: dict[str, list[int]] = {}  # verdict key → the samples that share it
         for i, sample in enumerate(samples):
-            verdict, job = _precheck(sample, tasks, graders)
+            verdict, job = precheck(sample, tasks, graders)
             if job is not None:
                 grader, task = job
-                key = _verdict_key(sample, task, grader, config)
+                key = verdict_key(sample, task, grader, config)
                 hit = None if config.grade.regrade else cache.get(key)
                 if isinstance(hit, dict):
                     verdict = Verdict(**hit)
@@ -106,7 +106,7 @@ def run_grade(config: Config) -> GradeResult:
     return result
 
 
-def _graders_for(config: Config) -> dict[str, Grader]:
+def graders_for(config: Config) -> dict[str, Grader]:
     graders = {}
     for kind, name in config.grade.graders.items():
         if name not in GRADERS:
@@ -118,7 +118,7 @@ def _graders_for(config: Config) -> dict[str, Grader]:
     return graders
 
 
-def _precheck(
+def precheck(
     sample: Sample, tasks: dict[str, Task], graders: dict[str, Grader]
 ) -> tuple[Verdict | None, tuple[Grader, Task] | None]:
     """Verdicts that need no grader: harvest errors, unknown tasks, truncated or empty answers."""
@@ -138,24 +138,24 @@ def _precheck(
     return None, (graders[task.kind], task)
 
 
-def _verdict_key(sample: Sample, task: Task, grader: Grader, config: Config) -> str:
+def verdict_key(sample: Sample, task: Task, grader: Grader, config: Config) -> str:
     fields: dict[str, Any] = {
         "answer": [sample.content, sample.finish_reason],
         "reference": task.reference,
         "kind": task.kind,
         "grader": [grader.name, grader.version],
-        "options": _options(config, grader),
+        "options": options_of(config, grader),
     }
     if inputs := grader.inputs(task):  # only where read: other keys stay as they were
         fields["task"] = inputs
     return content_hash(fields)
 
 
-def _options(config: Config, grader: Grader) -> dict[str, Any]:
+def options_of(config: Config, grader: Grader) -> dict[str, Any]:
     return dict(config.grade.options.get(grader.name, {}))
 
 
-def _hide_paths(config: Config) -> list[str]:
+def hide_paths(config: Config) -> list[str]:
     """What untrusted code must not see: the task files' folders, the outputs, the cache."""
     folders = {path.resolve().parent for path in task_files(config)}
     folders |= {config.out.resolve(), config.cache.resolve()}
@@ -170,7 +170,7 @@ def _hide_paths(config: Config) -> list[str]:
     return hide
 
 
-def _init_worker(hide_paths: list[str]) -> None:
+def init_worker(hide_paths: list[str]) -> None:
     from distill.grade import code
 
     _die_with_parent()
@@ -209,18 +209,18 @@ def error_verdict(grader: Grader, reason: str, error: str) -> Verdict:
 
 
 def _grade_all(jobs: list[tuple[int, str, Grader, Task, Sample]], config: Config) -> list[Verdict]:
-    work: list[Job] = [(g, t, s, _options(config, g)) for _, _, g, t, s in jobs]
+    work: list[Job] = [(g, t, s, options_of(config, g)) for _, _, g, t, s in jobs]
     workers = config.grade.workers or os.cpu_count() or 1
-    hide = _hide_paths(config)
+    hide = hide_paths(config)
     if config.grade.executor == "ray" and work:  # asked for: even a few, as a cluster may be
         from distill.grade import ray_executor  # where untrusted code is meant to run
 
         return ray_executor.grade_on_ray(work, hide, config)
     slow = sum(1 for grader, *_ in work if grader.name in SLOW_GRADERS)
     if workers < 2 or (len(work) < PARALLEL_FROM and slow < PARALLEL_FROM_SLOW):
-        _init_worker(hide)
+        init_worker(hide)
         return [grade_one(item) for item in work]
     with ProcessPoolExecutor(
-        max_workers=workers, initializer=_init_worker, initargs=(hide,)
+        max_workers=workers, initializer=init_worker, initargs=(hide,)
     ) as pool:
         return list(pool.map(grade_one, work, chunksize=16))

@@ -45,7 +45,7 @@ def build_plan(config: Config, tasks: list[Task], renderer: PromptRenderer) -> l
             if teacher.kinds and task.kind not in teacher.kinds:
                 continue
             base_url = base_url_of(teacher)
-            for index in range(teacher.samples_per_task):
+            for index in range(teacher.most_samples):
                 params = request_params(teacher, index)
                 key = request_key(
                     provider=teacher.provider,

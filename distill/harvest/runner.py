@@ -3,6 +3,9 @@
 Bounded workers per teacher (as many as its in-flight cap) pull from that teacher's queue, so a
 million requests never become a million coroutines. Each request: limits → provider → cache.
 Retries live here alone (tenacity, exponential backoff with jitter, transient failures only).
+Adaptive teachers (accept_per_task) send in waves decided by distill.harvest.adaptive from the
+verdicts of a `Judge` the caller passes in (harvest never imports grade); batch teachers go
+through their provider's Batch API (distill.harvest.batch).
 samples.jsonl is written at the end, atomically, in plan order, from the cache and this run's
 errors, so a killed and restarted run ends with the same file an uninterrupted one writes.
 """
@@ -15,10 +18,9 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenacity import (
     AsyncRetrying,
@@ -35,15 +37,18 @@ from distill.errors import (
     TeacherFatalError,
     TransientError,
 )
-from distill.harvest import event_loop
+from distill.harvest import adaptive, event_loop
+from distill.harvest.adaptive import Group, Judge
 from distill.harvest.cache import SampleCache
 from distill.harvest.limits import TeacherLimiter
 from distill.harvest.plan import PlannedRequest, plan_of
-from distill.harvest.prices import cost_usd, price_of
-from distill.harvest.providers import Completion, Provider, make_provider
-from distill.harvest.shards import harvest_places, write_manifest
+from distill.harvest.providers import Provider, make_provider
+from distill.harvest.rows import error_row, ok_row
+from distill.harvest.shards import HarvestPlaces, harvest_places, write_manifest
 from distill.jsonl import write_jsonl_atomic
-from distill.records import Sample
+
+if TYPE_CHECKING:
+    from distill.harvest.batch import BatchLane
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,15 @@ class HarvestStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    cache_hit_tokens: int = 0  # prompt tokens the provider read from its prompt cache
+    cache_write_tokens: int = 0
+    cache_saving_usd: float = 0.0  # against the same prompts sent uncached
+    batch_submitted: int = 0  # requests put into batches this run
+    batch_collected: int = 0  # answers taken from ended batches this run
+    batch_open: int = 0  # requests still in batches that have not ended
+    batch_ids: list[str] = field(default_factory=list)
+    # Adaptive teachers: teacher → tasks, samples, accepted, saturated, gave_up, exhausted, ...
+    adaptive: dict[str, dict[str, int]] = field(default_factory=dict)
     errors_by_kind: Counter[str] = field(default_factory=Counter)
     started_at: float = field(default_factory=time.monotonic)
 
@@ -85,25 +99,41 @@ class HarvestResult:
 ProgressFn = Callable[[HarvestStats], None]
 
 
-def run_harvest(config: Config, progress: ProgressFn | None = None) -> HarvestResult:
+def run_harvest(
+    config: Config, progress: ProgressFn | None = None, judge: Judge | None = None
+) -> HarvestResult:
+    """Harvest `config`'s plan. `judge` grades answers as they arrive; adaptive teachers need
+    one (distill.pipeline.harvest_stage passes the graders), fixed ones never use it."""
     places = harvest_places(config)  # a shard's own folders under --shard (harvest.shards)
     plan = plan_of(config)
     stats = HarvestStats(planned=len(plan))
+    waved = {name for name, t in config.teachers.items() if t.adaptive or t.mode == "batch"}
+    if judge is None and any(t.adaptive for t in config.teachers.values()):
+        raise ConfigError(
+            f"{config.source}: adaptive sampling (accept_per_task) grades answers as they "
+            "arrive: run it with `distill harvest` or `distill run`"
+        )
     cache = SampleCache(places.cache, places.read_also)
     samples_path = places.samples
     errors: dict[str, dict[str, Any]] = {}
     fatal: dict[str, str] = {}
+    chosen: set[tuple[str, str, int]] = set()
     try:
         refresh = config.harvest.refresh
-        pending = [r for r in _unique(plan) if refresh or r.key not in cache]
-        stats.cached = len(plan) - len(pending)  # duplicates of one request count as hits
+        fixed = [r for r in plan if r.teacher not in waved]
+        pending = [r for r in _unique(fixed) if refresh or r.key not in cache]
+        stats.cached = len(fixed) - len(pending)  # duplicates of one request count as hits
         stats.to_send = len(pending)
-        if pending:
-            keys = _api_keys(config, {r.teacher for r in pending})
-            event_loop.run(
-                _Harvester(config, cache, keys, stats, errors, fatal, progress).run(pending)
-            )
-        written = write_jsonl_atomic(samples_path, _samples_in_plan_order(plan, cache, errors))
+        groups = adaptive.groups_of([r for r in plan if r.teacher in waved], config)
+        senders = {r.teacher for r in pending} | {
+            g.teacher for g in groups if refresh or any(r.key not in cache for r in g.requests)
+        }
+        if pending or groups:
+            keys = _api_keys(config, senders)
+            harvester = _Harvester(config, places, cache, keys, stats, errors, fatal, progress)
+            chosen = event_loop.run(harvester.run(pending, groups, judge))
+        rows = _samples_in_plan_order(plan, cache, errors, waved, chosen)
+        written = write_jsonl_atomic(samples_path, rows)
         if places.shard is not None:
             write_manifest(places, plan, written)
     finally:
@@ -140,9 +170,17 @@ def _api_keys(config: Config, teachers: set[str]) -> dict[str, str]:
 
 
 def _samples_in_plan_order(
-    plan: list[PlannedRequest], cache: SampleCache, errors: dict[str, dict[str, Any]]
+    plan: list[PlannedRequest],
+    cache: SampleCache,
+    errors: dict[str, dict[str, Any]],
+    waved: set[str],
+    chosen: set[tuple[str, str, int]],
 ) -> Iterator[dict[str, Any]]:
     for request in plan:
+        if request.teacher in waved and (
+            (request.task_id, request.teacher, request.sample_index) not in chosen
+        ):
+            continue  # an adaptive task stopped before this sample, or its batch is still out
         cached = cache.get(request.key)
         row = cached if cached is not None else errors.get(request.key)
         if row is None:
@@ -152,14 +190,20 @@ def _samples_in_plan_order(
         yield row
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+@dataclass
+class _Lane:
+    """One sync teacher's provider, limiter and in-flight cap."""
+
+    provider: Provider
+    limiter: TeacherLimiter
+    slots: asyncio.Semaphore
 
 
 class _Harvester:
     def __init__(
         self,
         config: Config,
+        places: HarvestPlaces,
         cache: SampleCache,
         api_keys: dict[str, str],
         stats: HarvestStats,
@@ -168,77 +212,149 @@ class _Harvester:
         progress: ProgressFn | None,
     ) -> None:
         self.config = config
+        self.places = places
         self.cache = cache
         self.api_keys = api_keys
         self.stats = stats
         self.errors = errors
         self.fatal = fatal
         self.progress = progress
+        self._lanes: dict[str, _Lane] = {}
+        self._max_charge: dict[str, int] = {}
+        self._in_flight: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
+        self._answered: dict[str, dict[str, Any]] = {}  # this run's answers (for --refresh)
+        self._batch_lanes: dict[str, BatchLane] = {}
 
-    async def run(self, pending: list[PlannedRequest]) -> None:
+    async def run(
+        self, pending: list[PlannedRequest], groups: list[Group], judge: Judge | None
+    ) -> set[tuple[str, str, int]]:
+        """Send `pending` (fixed sync teachers) and drive `groups` (adaptive or batch teachers);
+        the (task, teacher, sample index) of every sample the groups chose."""
+        for request in pending:
+            self._note_charge(request)
+        for group in groups:
+            for request in group.requests:
+                self._note_charge(request)
         by_teacher: dict[str, list[PlannedRequest]] = {}
         for request in pending:
             by_teacher.setdefault(request.teacher, []).append(request)
         workers = []
-        providers: list[Provider] = []
         try:
             for name, requests in by_teacher.items():
-                teacher = self.config.teachers[name]
-                provider = make_provider(name, teacher, self.api_keys[name])
-                providers.append(provider)
-                limiter = TeacherLimiter(teacher.limits, max(r.charge for r in requests))
                 queue: asyncio.Queue[PlannedRequest] = asyncio.Queue()
                 for request in requests:
                     queue.put_nowait(request)
-                count = min(teacher.limits.max_in_flight, len(requests))
-                workers += [
-                    self._worker(name, teacher, provider, limiter, queue) for _ in range(count)
-                ]
-            await asyncio.gather(*workers)
+                lane = self._lane(name)
+                count = min(self.config.teachers[name].limits.max_in_flight, len(requests))
+                workers += [self._worker(name, lane, queue) for _ in range(count)]
+            driver = adaptive.Driver(self.config, self, judge, self.stats)
+            chosen, _ = await asyncio.gather(driver.run(groups), asyncio.gather(*workers))
+            return chosen
         finally:
-            for provider in providers:
-                await provider.aclose()
+            for lane in self._lanes.values():
+                await lane.provider.aclose()
+            for batch in self._batch_lanes.values():
+                await batch.aclose()
 
-    async def _worker(
-        self,
-        name: str,
-        teacher: TeacherConfig,
-        provider: Provider,
-        limiter: TeacherLimiter,
-        queue: asyncio.Queue[PlannedRequest],
-    ) -> None:
-        cap = self.config.harvest.max_cost_usd
+    def batch_lane(self, name: str) -> BatchLane:
+        """A batch teacher's submitted batches (their ids live in the output directory)."""
+        lane = self._batch_lanes.get(name)
+        if lane is None:
+            from distill.harvest.batch import BatchLane
+
+            teacher = self.config.teachers[name]
+            lane = BatchLane(name, teacher, self.api_keys[name], self.places.out, self.cache,
+                             self.stats, self.errors, self.config.harvest)  # fmt: skip
+            self._batch_lanes[name] = lane
+        return lane
+
+    def _note_charge(self, request: PlannedRequest) -> None:
+        known = self._max_charge.get(request.teacher, 0)
+        self._max_charge[request.teacher] = max(known, request.charge)
+
+    def _lane(self, name: str) -> _Lane:
+        lane = self._lanes.get(name)
+        if lane is None:
+            teacher = self.config.teachers[name]
+            provider = make_provider(name, teacher, self.api_keys[name])
+            limiter = TeacherLimiter(teacher.limits, self._max_charge.get(name, 1))
+            lane = _Lane(provider, limiter, asyncio.Semaphore(teacher.limits.max_in_flight))
+            self._lanes[name] = lane
+        return lane
+
+    def cached(self, request: PlannedRequest) -> dict[str, Any] | None:
+        """The answer already paid for: this run's, or (without --refresh) the cache's."""
+        row = self._answered.get(request.key)
+        if row is None and not self.config.harvest.refresh:
+            row = self.cache.get(request.key)
+        return row
+
+    async def fetch(self, request: PlannedRequest) -> dict[str, Any] | None:
+        """One request's row (an answer or an error), sent only when nothing has it yet; None
+        when it was not sent (its teacher refused us or the cost cap was reached). Two callers
+        asking for one key share a single request."""
+        row = self.cached(request)
+        if row is not None:
+            self.stats.cached += 1
+            return row
+        if request.key in self.errors:  # failed after every retry this run: not again
+            return self.errors[request.key]
+        running = self._in_flight.get(request.key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
+        self._in_flight[request.key] = future
+        try:
+            self.stats.to_send += 1
+            lane = self._lane(request.teacher)
+            async with lane.slots:
+                row = await self._process(request.teacher, lane, request)
+            future.set_result(row)
+            return row
+        finally:
+            del self._in_flight[request.key]
+            if not future.done():
+                future.cancel()
+
+    async def _worker(self, name: str, lane: _Lane, queue: asyncio.Queue[PlannedRequest]) -> None:
         while not queue.empty():
-            request = queue.get_nowait()
-            if name in self.fatal or (cap and self.stats.cost_usd >= cap):
-                self.stats.skipped += 1
-                continue
-            try:
-                row = await self._send(teacher, provider, limiter, request)
-                self.cache.put(request.key, row)
-                self.stats.ok += 1
-            except TeacherFatalError as exc:
-                if name not in self.fatal:
-                    self.fatal[name] = str(exc)
-                    log.error("%s", exc)
-                self.stats.skipped += 1
-                continue
-            except ProviderError as exc:
-                self.errors[request.key] = self._error_row(request, exc)
-                self.stats.errors += 1
-                self.stats.errors_by_kind[exc.kind] += 1
-            self.stats.done += 1
-            if self.progress is not None:
-                self.progress(self.stats)
+            await self._process(name, lane, queue.get_nowait())
+
+    async def _process(
+        self, name: str, lane: _Lane, request: PlannedRequest
+    ) -> dict[str, Any] | None:
+        cap = self.config.harvest.max_cost_usd
+        if name in self.fatal or (cap and self.stats.cost_usd >= cap):
+            self.stats.skipped += 1
+            return None
+        teacher = self.config.teachers[name]
+        row: dict[str, Any]
+        try:
+            row = await self._send(teacher, lane, request)
+            self.cache.put(request.key, row)
+            if self.config.harvest.refresh:
+                self._answered[request.key] = row
+            self.stats.ok += 1
+        except TeacherFatalError as exc:
+            if name not in self.fatal:
+                self.fatal[name] = str(exc)
+                log.error("%s", exc)
+            self.stats.skipped += 1
+            return None
+        except ProviderError as exc:
+            row = self.errors[request.key] = error_row(request, exc)
+            self.stats.errors += 1
+            self.stats.errors_by_kind[exc.kind] += 1
+        self.stats.done += 1
+        if self.progress is not None:
+            self.progress(self.stats)
+        return row
 
     async def _send(
-        self,
-        teacher: TeacherConfig,
-        provider: Provider,
-        limiter: TeacherLimiter,
-        request: PlannedRequest,
+        self, teacher: TeacherConfig, lane: _Lane, request: PlannedRequest
     ) -> dict[str, Any]:
         settings = self.config.harvest
+        provider, limiter = lane.provider, lane.limiter
         retrying = AsyncRetrying(
             stop=stop_after_attempt(settings.max_attempts),
             wait=wait_random_exponential(
@@ -274,46 +390,6 @@ class _Harvester:
                 limiter.observe(completion.headers)
                 usage = completion.usage
                 limiter.settle(request.charge, usage.prompt_tokens + usage.completion_tokens)
-                return self._ok_row(teacher, request, completion, time.monotonic() - started)
+                latency = time.monotonic() - started
+                return ok_row(teacher, request, completion, latency, self.stats)
         raise AssertionError("unreachable: tenacity reraises the last error")
-
-    def _ok_row(
-        self, teacher: TeacherConfig, request: PlannedRequest, c: Completion, latency: float
-    ) -> dict[str, Any]:
-        cost = cost_usd(
-            price_of(teacher),
-            c.usage.prompt_tokens,
-            c.usage.cached_tokens,
-            c.usage.completion_tokens,
-        )
-        self.stats.prompt_tokens += c.usage.prompt_tokens
-        self.stats.completion_tokens += c.usage.completion_tokens
-        self.stats.cost_usd += cost
-        return replace(
-            _sample_of(request, "ok"),
-            model=c.model,
-            reasoning=c.reasoning,
-            reasoning_kind=c.reasoning_kind,
-            content=c.content,
-            finish_reason=c.finish_reason,
-            usage=c.usage,
-            cost_usd=round(cost, 8),
-            latency_s=round(latency, 4),
-        ).to_dict()
-
-    def _error_row(self, request: PlannedRequest, exc: ProviderError) -> dict[str, Any]:
-        error = {"type": type(exc).__name__, "kind": exc.kind, "message": str(exc)}
-        return replace(_sample_of(request, "error"), error=error).to_dict()
-
-
-def _sample_of(request: PlannedRequest, status: str) -> Sample:
-    """What every sample of a request carries, answered or not."""
-    return Sample(
-        task_id=request.task_id,
-        sample_index=request.sample_index,
-        teacher=request.teacher,
-        request_key=request.key,
-        messages=request.messages,
-        status=status,
-        created_at=_now(),
-    )
