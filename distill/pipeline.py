@@ -192,6 +192,7 @@ def _finish(
         exit_code=int(code),
         pass_rates=pass_rates(config) | held_out_rates(summary["stages"].get("eval")),
         spend_usd=summary["stages"].get("harvest", {}).get("cost_usd", 0.0),
+        spend=spend_per_accepted(config),
     )
     write_text_atomic(
         run_dir / "summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n"
@@ -209,6 +210,23 @@ def held_out_rates(evaluation: dict[str, Any] | None) -> dict[str, dict[str, flo
     return {"held_out": {k: v for k, v in rates.items() if v is not None}} if rates else {}
 
 
+def _task_kinds(config: Config) -> dict[str, str]:
+    try:
+        from distill.tasks import load_tasks
+
+        return {t.id: t.kind for t in load_tasks(config)}
+    except DistillError:
+        return {}
+
+
+def spend_per_accepted(config: Config) -> dict[str, Any]:
+    """$ per accepted sample per teacher and kind, over graded.jsonl (distill.spend)."""
+    from distill.spend import cost_per_accepted
+
+    graded = config.out / "graded.jsonl"
+    return cost_per_accepted(graded, _task_kinds(config)) if graded.exists() else {}
+
+
 def pass_rates(config: Config) -> dict[str, dict[str, float]]:
     """Pass rate per teacher, kind and grader over graded.jsonl: pass / (pass + fail + suspect)."""
     from distill.records import iter_samples
@@ -216,12 +234,7 @@ def pass_rates(config: Config) -> dict[str, dict[str, float]]:
     graded = config.out / "graded.jsonl"
     if not graded.exists():
         return {}
-    try:
-        from distill.tasks import load_tasks
-
-        kinds = {t.id: t.kind for t in load_tasks(config)}
-    except DistillError:
-        kinds = {}
+    kinds = _task_kinds(config)
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     for s in iter_samples(graded):
         if s.verdict is None or s.verdict.status not in JUDGED:

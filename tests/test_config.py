@@ -184,11 +184,11 @@ def test_unknown_top_level_key(tmp_path: Path) -> None:
 def test_unknown_nested_key(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        'name = "n"\ntasks = ["t.jsonl"]\n[teachers.x]\nprovider = "anthropic"\nmodle = "m"\n',
+        'name = "n"\ntasks = ["t.jsonl"]\n[teachers.x]\nprovider = "anthropic"\nmodell = "m"\n',
     )
     message = config_error(path)
     assert str(path) in message
-    assert "'teachers.x.modle'" in message
+    assert "'teachers.x.modell'" in message
     assert "did you mean 'teachers.x.model'" in message
 
 
@@ -300,8 +300,8 @@ def test_set_can_create_a_new_table(tmp_path: Path) -> None:
 
 def test_unknown_override_key_mentions_set(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL_TOML)
-    message = config_error(path, ("teachers.t.modle=foo",))
-    assert "'teachers.t.modle'" in message
+    message = config_error(path, ("teachers.t.modell=foo",))
+    assert "'teachers.t.modell'" in message
     assert "did you mean 'teachers.t.model'" in message
     assert "--set" in message
 

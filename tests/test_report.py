@@ -12,6 +12,7 @@ import shutil
 import struct
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from factories import read_jsonl, run_cli
@@ -21,7 +22,7 @@ from rich.console import Console
 from distill.cli.console import status_tables
 from distill.report.data import load
 from distill.report.html import render
-from distill.report.summary import overview
+from distill.report.summary import overview, spend
 
 WIDE = {"COLUMNS": "200"}  # rich wraps at 80 columns when stdout is not a terminal
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -203,3 +204,93 @@ def test_missing_or_empty_output_dir_is_one_line(
     assert result.stderr.startswith("distill: error: ") and says in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "empty" / "report.html").exists()
+
+
+def _kinds(built: Built) -> dict[str, str]:
+    files = json.loads((built.out / "config.resolved.json").read_text())["tasks"]
+    return {t["id"]: t["kind"] for p in files for t in read_jsonl(Path(p))}
+
+
+def _spend_line(name: str, rows: list[dict[str, Any]]) -> str:
+    """The "$ per accepted sample" cells after `name`, worked out here from graded rows."""
+    tasks = len({r["task_id"] for r in rows})
+    accepted = sum(r["verdict"]["status"] == "pass" for r in rows)
+    cost = sum(r["cost_usd"] for r in rows)
+    per = f"${cost / accepted:,.6f}" if accepted else "-"
+    return (rf"│ {name} +│ +{tasks} │ +{len(rows)} │ +{accepted} │ +{len(rows) / tasks:.2f} │ "
+            rf"+{accepted / tasks:.2f} │ +{re.escape(f'${cost:,.6f}')} │ +{re.escape(per)} │")  # fmt: skip
+
+
+def _with_adaptive_night(built: Built, out: Path, **extra: Any) -> str:
+    """A newer run in history.jsonl whose harvest had an adaptive teacher; its run id."""
+    shutil.copytree(built.out, out)
+    run_id = "20991231T000000Z-adaptive"
+    night = {
+        "schema_version": 1, "run_id": run_id, "started_at": "2099-12-31T00:00:00Z",
+        "finished_at": "2099-12-31T00:01:00Z", "exit_code": 0, "outcome": "ok",
+        "stages": {"harvest": {"seconds": 1.0, "planned": 40, "adaptive": {"r1": {
+            "tasks": 10, "samples": 25, "accepted": 8, "saturated": 7, "gave_up": 2,
+            "exhausted": 1, "ungradeable": 0, "stalled": 0}}}},
+        **extra,
+    }  # fmt: skip
+    with (out / "history.jsonl").open("a") as f:
+        f.write(json.dumps(night) + "\n")
+    return run_id
+
+
+def test_status_shows_cost_per_accepted_sample_and_adaptive_tasks(
+    built: Built, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    run_id = _with_adaptive_night(built, out)
+    result = run_cli("status", "--output-dir", str(out), env={"COLUMNS": "250"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    graded = read_jsonl(out / "graded.jsonl")
+    kinds = _kinds(built)
+    assert "$ per accepted sample" in text
+    for teacher in TEACHERS:
+        mine = [r for r in graded if r["teacher"] == teacher]
+        assert any(r["verdict"]["status"] == "pass" for r in mine)
+        assert re.search(_spend_line(teacher, mine), text), teacher
+    for kind in KINDS:
+        assert re.search(_spend_line(kind, [r for r in graded if kinds[r["task_id"]] == kind]),
+                         text), kind  # fmt: skip
+    assert re.search(_spend_line("all", graded), text)
+
+    assert f"adaptive sampling (run {run_id})" in text
+    assert re.search(r"│ r1 +│ +10 │ +2\.50 │ +0\.80 │ +7 │ +2 │ +1 │ +0 │ +0 │ +0 │", text)
+
+
+def test_report_has_the_spend_and_adaptive_tables(built: Built, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run_id = _with_adaptive_night(built, out)
+    page = render(load(out), [], out / "report.html")
+    graded = read_jsonl(out / "graded.jsonl")
+    mini = [r for r in graded if r["teacher"] == "mini"]
+    accepted = sum(r["verdict"]["status"] == "pass" for r in mini)
+    cost = sum(r["cost_usd"] for r in mini)
+    assert "<caption>$ per accepted sample</caption>" in page
+    assert (f'<td>teacher</td><td>mini</td><td class="num">{len({r["task_id"] for r in mini})}'
+            f'</td><td class="num">{len(mini)}</td><td class="num">{accepted}</td>') in page  # fmt: skip
+    assert f'<td class="num">${cost / accepted:,.6f}</td></tr>' in page
+    assert f"<caption>Adaptive sampling (run {run_id})</caption>" in page
+    assert ('<td>r1</td><td class="num">10</td><td>2.50</td><td>0.80</td><td class="num">7</td>'
+            '<td class="num">2</td>') in page  # fmt: skip
+
+    # Without that night there is no adaptive table.
+    assert "Adaptive sampling" not in render(load(built.out), [], built.out / "report.html")
+
+
+def test_without_graded_file_the_spend_comes_from_the_run_summary(
+    built: Built, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    row = {"samples": 4, "judged": 4, "accepted": 2, "cost_usd": 0.5, "tasks": 2,
+           "tasks_accepted": 1, "samples_per_task": 2.0, "accepted_per_task": 1.0,
+           "usd_per_accepted": 0.25}  # fmt: skip
+    _with_adaptive_night(built, out, spend={"all": row, "teacher": {"r9": row}, "kind": {}})
+    (out / "graded.jsonl").unlink()  # samples.jsonl is read: no verdicts in it
+    data = load(out)
+    assert data.samples_file == out / "samples.jsonl"
+    assert ("teacher", "r9", 2, 4, 2, "2.00", "1.00", "$0.500000", "$0.250000") in spend(data)

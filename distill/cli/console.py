@@ -11,9 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from distill.spend import ADAPTIVE_COLUMNS, OUTCOMES, per_task
 
 if TYPE_CHECKING:
     from distill.export import ExportResult
@@ -66,24 +68,47 @@ def harvest_progress(enabled: bool) -> Iterator[ProgressFn | None]:
 
 
 def print_dry_run(plan: DryRun) -> None:
+    """One row a teacher. An adaptive teacher's "to send" and dollars are ranges (the fewest
+    answers a task can get .. the most), its expected figures need an earlier pass rate. Every
+    dollar figure prices max_tokens per answer: an upper bound."""
     table = Table(title="harvest --dry-run (nothing sent)")
-    columns = ("teacher", "model", "planned", "cached", "to send", "prompt tok", "max out tok",
-               "$ prompt", "$ at most")  # fmt: skip
+    columns = ("teacher", "model", "mode", "planned", "cached", "to send", "expected",
+               "prompt tok", "max out tok", "$ prompt", "$ min–max", "$ expected")  # fmt: skip
     for column in columns:
-        table.add_column(column, justify="left" if column in ("teacher", "model") else "right")
+        table.add_column(column, justify="left" if column in columns[:3] else "right")
     for t in plan.teachers:
+        ranged = t.adaptive and t.min_to_send != t.to_send
+        to_send = f"{t.min_to_send:,}–{t.to_send:,}" if ranged else f"{t.to_send:,}"
+        at_most = (
+            f"{t.min_cost_usd:.4f}–{t.max_cost_usd:.4f}" if ranged else f"{t.max_cost_usd:.4f}"
+        )
+        expected = "-" if t.expected_to_send is None else f"{t.expected_to_send:,.1f}"
+        if not t.adaptive:
+            expected = f"{t.to_send:,}"
+        if t.adaptive and t.pass_rate is not None:
+            expected += f" (pass {100 * t.pass_rate:.0f} %)"
+        usd = "-" if t.expected_cost_usd is None else f"{t.expected_cost_usd:.4f}"
+        mode = ("batch" if t.batch else "sync") + (", adaptive" if t.adaptive else "")
         table.add_row(
-            t.teacher, t.model, f"{t.planned:,}", f"{t.cached:,}", f"{t.to_send:,}",
-            f"{t.prompt_tokens:,}", f"{t.max_completion_tokens:,}",
-            f"{t.prompt_cost_usd:.4f}", f"{t.max_cost_usd:.4f}",
+            t.teacher, t.model, mode, f"{t.planned:,}", f"{t.cached:,}", to_send, expected,
+            f"{t.prompt_tokens:,}", f"{t.max_completion_tokens:,}", f"{t.prompt_cost_usd:.4f}",
+            at_most, usd,
         )  # fmt: skip
     out.print(table)
+    for t in plan.teachers:
+        if t.settled:
+            out.print(f"{t.teacher}: {t.settled:,} of {t.tasks:,} tasks are done by their cached, "
+                      "graded answers")  # fmt: skip
+    if any(t.adaptive and t.expected_to_send is None for t in plan.teachers):
+        out.print("expected: no earlier pass rate for an adaptive teacher (no judged answers of "
+                  "it in graded.jsonl yet)")  # fmt: skip
     if plan.example is not None:
         out.print("first request to send:")
         out.print_json(data=plan.example)
 
 
-def harvest_table(result: HarvestResult) -> Table:
+def harvest_table(result: HarvestResult) -> RenderableType:
+    """The harvest's figures, and a table of the adaptive teachers' tasks when there are any."""
     s = result.stats
     table = Table(title="harvest", show_header=False)
     for label, value in (
@@ -100,10 +125,33 @@ def harvest_table(result: HarvestResult) -> Table:
         ("samples written", f"{result.written:,} → {result.samples_path}"),
     ):
         table.add_row(label, value)
+    hit, write = getattr(s, "cache_hit_tokens", 0), getattr(s, "cache_write_tokens", 0)
+    if hit or write:
+        saving = getattr(s, "cache_saving_usd", 0.0)
+        table.add_row(
+            "prompt cache", f"{hit:,} tokens read, {write:,} written: ${saving:.4f} saved"
+        )
+    batch = [getattr(s, f"batch_{k}", 0) for k in ("submitted", "collected", "open")]
+    if any(batch):
+        table.add_row("batches", "{:,} submitted, {:,} collected, {:,} still open".format(*batch))
     for kind, n in sorted(s.errors_by_kind.items()):
         table.add_row(f"error: {kind}", f"{n:,}")
     for teacher, message in result.fatal.items():
         table.add_row(f"stopped: {teacher}", message)
+    adaptive = getattr(s, "adaptive", None)
+    if not adaptive:
+        return table
+    return Group(table, adaptive_table("adaptive sampling this run", adaptive))
+
+
+def adaptive_table(title: str, adaptive: dict[str, dict[str, int]]) -> Table:
+    """Per adaptive teacher: tasks, answers sent and accepted per task, tasks by how they ended."""
+    table = Table(title=title)
+    for i, column in enumerate(ADAPTIVE_COLUMNS):
+        table.add_column(column, justify="right" if i else "left")
+    for r in per_task(adaptive):
+        per = (f"{r['samples_per_task']:.2f}", f"{r['accepted_per_task']:.2f}")
+        table.add_row(r["teacher"], f"{r['tasks']:,}", *per, *(f"{r[o]:,}" for o in OUTCOMES))
     return table
 
 
@@ -226,7 +274,7 @@ def _rate(passed: int, total: int) -> str:
     return f"{passed}/{total} ({passed / total:.0%})" if total else "—"
 
 
-STAGE_TABLES: dict[str, Callable[[Any], Table]] = {
+STAGE_TABLES: dict[str, Callable[[Any], RenderableType]] = {
     "import": import_table,
     "harvest": harvest_table,
     "grade": grade_table,
@@ -246,12 +294,23 @@ def run_summary(summary: dict[str, Any]) -> Table:
         table.add_row("error", str(summary["error"]))
     for name, info in summary.get("stages", {}).items():
         brief = ", ".join(
-            f"{k} {v}" for k, v in info.items() if k != "seconds" and not isinstance(v, dict)
+            f"{k} {v}" for k, v in info.items() if k != "seconds" and not isinstance(v, dict | list)
         )
         table.add_row(name, f"{info['seconds']:.1f} s: {brief}")
         for k, v in info.items():
-            if isinstance(v, dict) and v:
+            if k == "adaptive" and isinstance(v, dict):
+                for r in per_task(v):
+                    ended = ", ".join(f"{o.replace('_', ' ')} {r[o]}" for o in OUTCOMES if r[o])
+                    per = f"{r['samples_per_task']:.2f} sent, {r['accepted_per_task']:.2f} accepted"
+                    line = f"adaptive {r['teacher']}: {r['tasks']} tasks, {per} a task; {ended}"
+                    table.add_row("", line)
+            elif isinstance(v, dict) and v:
                 table.add_row("", f"{k}: " + ", ".join(f"{a} {b}" for a, b in sorted(v.items())))
+    spend = summary.get("spend") or {}
+    if spend.get("teacher"):
+        costs = [(t, r.get("usd_per_accepted")) for t, r in sorted(spend["teacher"].items())]
+        table.add_row("$ / accepted", ", ".join(
+            f"{t} " + ("-" if usd is None else f"${usd:,.6f}") for t, usd in costs))  # fmt: skip
     table.add_row("log", f"runs/{summary['run_id']}/run.log in the output directory")
     return table
 
@@ -282,6 +341,19 @@ def status_tables(data: ReportData) -> list[Table]:
                           rate)  # fmt: skip
             previous = axis
         tables.append(table)
+    if data.adaptive:
+        tables.append(adaptive_table(f"adaptive sampling (run {data.adaptive_run})",
+                                     data.adaptive))  # fmt: skip
+    spend = summary.spend(data)
+    if spend:
+        table = _columns("$ per accepted sample", summary.SPEND_COLUMNS)
+        previous = ""
+        for by, *cells in spend:
+            if previous and by != previous:
+                table.add_section()
+            table.add_row(by if by != previous else "", *(str(c) for c in cells))
+            previous = by
+        tables.append(table)
     errors = summary.errors(data)
     table = _columns("errors", ("stage", "kind", "count"))
     for stage, kind, n in errors:
@@ -302,7 +374,7 @@ def _pairs(title: str, rows: list[tuple[str, str]]) -> Table:
 def _columns(title: str, columns: tuple[str, ...]) -> Table:
     table = Table(title=title)
     for i, column in enumerate(columns):
-        numeric = column in ("count", "share", "judged", "pass", "rate")
+        numeric = column not in ("by", "name", "status", "stage", "kind")
         table.add_column(column, justify="right" if numeric and i else "left")
     return table
 

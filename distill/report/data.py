@@ -16,6 +16,7 @@ import pandas as pd  # type: ignore[import-untyped]
 from distill.errors import DistillError, InputError
 from distill.jsonl import NOT_AN_OBJECT, BadLine, iter_jsonl
 from distill.records import JUDGED, iter_samples, read_tasks
+from distill.spend import Spend
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,11 @@ class ReportData:
     cache_dir: Path | None = None
     cache_bytes: int | None = None
     name: str = ""
+    # distill.spend's figures: from graded.jsonl when it is what was read, else the newest run's
+    spend: dict[str, Any] = field(default_factory=dict)
+    # The newest harvest's adaptive teachers (teacher → tasks, samples, accepted, outcomes)
+    adaptive: dict[str, dict[str, int]] = field(default_factory=dict)
+    adaptive_run: str = ""
 
     @property
     def last_run(self) -> dict[str, Any] | None:
@@ -83,6 +89,7 @@ def load(
     history = read_history(history_file)
     runs, rates = history_frames(history)
     samples = samples_frame(samples_file, kinds or {})
+    adaptive_run, adaptive = last_adaptive(history)
     return ReportData(
         out=out,
         samples=samples,
@@ -97,6 +104,9 @@ def load(
         cache_dir=cache_dir,
         cache_bytes=disk_usage(cache_dir) if cache_dir is not None else None,
         name=name or str(resolved.get("name") or (history[-1].get("name", "") if history else "")),
+        spend=spend_of(samples) if samples_file == graded else last_spend(history),
+        adaptive=adaptive,
+        adaptive_run=adaptive_run,
     )
 
 
@@ -115,6 +125,34 @@ def samples_frame(path: Path | None, kinds: dict[str, str]) -> Any:
                 v.reason if v else "",
             ))  # fmt: skip
     return pd.DataFrame.from_records(rows, columns=list(SAMPLE_COLUMNS))
+
+
+def spend_of(samples: Any) -> dict[str, Any]:
+    """distill.spend's figures over the samples frame (graded.jsonl read once, not twice)."""
+    spend = Spend()
+    columns = ("task_id", "teacher", "kind", "cost_usd", "verdict")
+    for task_id, teacher, kind, cost, verdict in zip(*(samples[c] for c in columns), strict=True):
+        spend.add(str(task_id), str(teacher), str(kind), float(cost), str(verdict))
+    return spend.result() if len(samples) else {}
+
+
+def last_spend(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The newest run summary's `spend` (the pipeline's distill.spend figures), if any."""
+    for run in reversed(history):
+        if isinstance(run.get("spend"), dict) and run["spend"]:
+            return dict(run["spend"])
+    return {}
+
+
+def last_adaptive(history: list[dict[str, Any]]) -> tuple[str, dict[str, dict[str, int]]]:
+    """(run id, its harvest's `adaptive` figures) of the newest run that harvested; an older
+    run's figures would describe teachers that may since have changed."""
+    for run in reversed(history):
+        harvest = (run.get("stages") or {}).get("harvest")
+        if isinstance(harvest, dict):
+            adaptive = harvest.get("adaptive")
+            return str(run["run_id"]), dict(adaptive) if isinstance(adaptive, dict) else {}
+    return "", {}
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from distill import __version__
 from distill.report import summary
 from distill.report.data import ReportData
 from distill.report.plots import NO_HISTORY, Plot
+from distill.spend import ADAPTIVE_COLUMNS
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 MAX_RUNS = 60  # rows in the table of nightly runs, newest first
@@ -64,6 +65,8 @@ def render(data: ReportData, plots: Sequence[Plot], report_path: Path) -> str:
         _pairs("Last nightly run", summary.last_run(data)) if data.history else _note(NO_HISTORY),
         _table("Verdicts", ("status", "count", "share"), summary.verdicts(data)),
         _table("Pass rate", ("by", "name", "judged", "pass", "rate"), summary.rates(data)),
+        _table("$ per accepted sample", summary.SPEND_COLUMNS, summary.spend(data)),
+        _adaptive(data),
         _table("Errors", ("stage", "kind", "count"), summary.errors(data), empty="no errors"),
         "</div>",
         '<h2 id="plots">Plots</h2>',
@@ -74,6 +77,13 @@ def render(data: ReportData, plots: Sequence[Plot], report_path: Path) -> str:
         "</html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _adaptive(data: ReportData) -> str:
+    if not data.adaptive:
+        return ""
+    caption = f"Adaptive sampling (run {data.adaptive_run})"
+    return _table(caption, ADAPTIVE_COLUMNS, summary.adaptive(data))
 
 
 def _figure(plot: Plot) -> str:

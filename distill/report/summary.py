@@ -7,6 +7,7 @@ from typing import Any
 
 from distill.records import JUDGED, VERDICT_STATUSES
 from distill.report.data import AXES, ReportData, pass_rates
+from distill.spend import OUTCOMES, per_task
 
 Row = tuple[str, str]
 
@@ -88,6 +89,36 @@ def rates(data: ReportData) -> list[tuple[str, str, int, int, str]]:
     return rows
 
 
+SPEND_COLUMNS = ("by", "name", "tasks", "samples", "accepted", "sent / task", "accepted / task",
+                 "spend", "$ / accepted")  # fmt: skip
+
+
+def spend(data: ReportData) -> list[tuple[str, str, int, int, int, str, str, str, str]]:
+    """SPEND_COLUMNS per teacher, per kind, then all: what an accepted sample cost."""
+    figures = data.spend
+    rows = []
+    groups = [(axis, sorted((figures.get(axis) or {}).items())) for axis in ("teacher", "kind")]
+    if figures.get("all"):
+        groups.append(("all", [("all", figures["all"])]))
+    for axis, named in groups:
+        for name, r in named:
+            rows.append((
+                axis, str(name), int(r["tasks"]), int(r["samples"]), int(r["accepted"]),
+                f"{r['samples_per_task']:.2f}", f"{r['accepted_per_task']:.2f}",
+                usd(r["cost_usd"]), usd(r["usd_per_accepted"]),
+            ))  # fmt: skip
+    return rows
+
+
+def adaptive(data: ReportData) -> list[tuple[str, int, str, str, int, int, int, int, int, int]]:
+    """ADAPTIVE_COLUMNS per adaptive teacher of the newest harvest."""
+    return [
+        (r["teacher"], r["tasks"], f"{r['samples_per_task']:.2f}", f"{r['accepted_per_task']:.2f}",
+         *(r[o] for o in OUTCOMES))
+        for r in per_task(data.adaptive)
+    ]  # fmt: skip
+
+
 def errors(data: ReportData) -> list[tuple[str, str, int]]:
     """(stage, kind, count): harvest errors by kind, then verdicts that are not a judgement."""
     s = data.samples
@@ -99,6 +130,11 @@ def errors(data: ReportData) -> list[tuple[str, str, int]]:
     for (status, reason), n in bad.groupby(["verdict", "reason"]).size().items():
         rows.append((f"grade: {status}", str(reason) or "-", int(n)))
     return rows
+
+
+def usd(value: Any) -> str:
+    """Dollars to the millionth: one sample often costs less than a cent."""
+    return "-" if value is None else f"${float(value):,.6f}"
 
 
 def pct(value: Any) -> str:
