@@ -60,7 +60,8 @@ class TeacherConfig:
     max_samples_per_task: int = 0
     max_consecutive_fails: int = 0  # 0 = never give up early
     mode: Mode = "sync"
-    prompt_cache: bool = True  # anthropic: mark the shared prefix with cache_control
+    # anthropic: cache_control on the prompt; api.openai.com: a prompt_cache_key
+    prompt_cache: bool = True
     max_tokens: int = 4096
     temperature: float | None = None
     top_p: float | None = None

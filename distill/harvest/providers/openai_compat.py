@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from distill.config import TeacherConfig
 from distill.errors import TransientError
 from distill.harvest.providers.base import SDK, Completion, SDKProvider
 from distill.harvest.providers.sdk_errors import SDKErrors
+from distill.keys import content_hash
 from distill.reasoning import from_openai_message
 from distill.records import Usage
+
+OPENAI_HOST = "api.openai.com"
+PROMPT_CACHE_KEY_CHARS = 16
 
 # deepseek-reasoner ignores these; sending them only changes the cache key.
 DEEPSEEK_IGNORED = ("temperature", "top_p", "presence_penalty", "frequency_penalty")
@@ -49,8 +55,22 @@ class OpenAICompatProvider(SDKProvider):
     def request_params(self, sample_index: int) -> dict[str, Any]:
         return request_params(self.teacher, sample_index)
 
+    @functools.cached_property
+    def _routes_by_cache_key(self) -> bool:
+        # Only OpenAI's own API takes prompt_cache_key; vLLM or DeepSeek may refuse a field
+        # they do not know.
+        return urlsplit(self.base_url).hostname == OPENAI_HOST
+
     def _body(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-        return {"model": self.teacher.model, "messages": messages, **params}
+        # The prompt first and the per-sample params (the seed) last, so every sample of a
+        # task sends the same bytes up to its params.
+        body: dict[str, Any] = {"model": self.teacher.model, "messages": messages}
+        if self.teacher.prompt_cache and self._routes_by_cache_key:
+            # OpenAI caches by itself; the key sends a task's samples to the same cache. It is
+            # wire-only: not in request_params, so not in the request key.
+            body["prompt_cache_key"] = prompt_cache_key(messages)
+        body.update(params)
+        return body
 
     def _completion(self, data: dict[str, Any], headers: Mapping[str, str]) -> Completion:
         try:
@@ -83,3 +103,8 @@ class OpenAICompatProvider(SDKProvider):
             ),
             headers=headers,
         )
+
+
+def prompt_cache_key(messages: list[dict[str, Any]]) -> str:
+    """A short hash of the prompt: the same for every sample of a task."""
+    return content_hash(messages)[:PROMPT_CACHE_KEY_CHARS]
