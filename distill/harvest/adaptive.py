@@ -171,18 +171,19 @@ class Driver:
 
     async def _batch_rounds(self, name: str, groups: list[Group]) -> None:
         """Collect what ended, decide, submit the next waves; with --wait, until all are done."""
+        if not await self._batch_wanted(name, groups):
+            return  # every task is done from the cache: no batch to ask about
         lane = self.sender.batch_lane(name)
         await lane.collect()
         while True:
             needed = await self._batch_wanted(name, groups)
             fresh = [r for r in needed if r.key not in lane.open_keys()]
-            if fresh:
-                await lane.submit(fresh)
+            sent = await lane.submit(fresh) if fresh else 0
             if not needed or not self.config.harvest.wait:
                 break
             if lane.open_keys():
                 await lane.wait()  # until a batch ends; it collects that batch
-            elif not fresh:
+            elif not sent:
                 break  # nothing out and nothing new to send: no progress left this run
         waiting = [g for g in groups if not g.outcome]
         for group in waiting:

@@ -285,8 +285,10 @@ class _Harvester:
     def cached(self, request: PlannedRequest) -> dict[str, Any] | None:
         """The answer already paid for: this run's, or (without --refresh) the cache's."""
         row = self._answered.get(request.key)
-        if row is None and not self.config.harvest.refresh:
-            row = self.cache.get(request.key)
+        if row is None:
+            batch = self._batch_lanes.get(request.teacher)
+            if not self.config.harvest.refresh or (batch and request.key in batch.collected):
+                row = self.cache.get(request.key)
         return row
 
     async def fetch(self, request: PlannedRequest) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ import math
 import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeAlias, TypeVar
 
@@ -211,6 +212,27 @@ class SDKProvider(ABC):
             )
             raw = response.content
         return self._completion(parse_json_body(raw, self.name), response.headers)
+
+    # What a Batch API lane (distill.harvest.batch) takes from the sync provider, so a batch
+    # item is the very request the sync POST would send and its answer is read the same way.
+
+    def body(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        """The JSON body the sync POST sends for these messages and parameters."""
+        return self._body(messages, params)
+
+    def completion(
+        self, data: dict[str, Any], headers: Mapping[str, str] | None = None
+    ) -> Completion:
+        """The answer read from a response body (a batch item's has no headers)."""
+        return self._completion(data, headers or {})
+
+    def client(self) -> SDKClient:
+        """One of this provider's SDK clients (max_retries=0, the teacher's transport)."""
+        return self._clients.next()
+
+    def translating(self) -> AbstractContextManager[None]:
+        """The error boundary the sync POST uses: SDK errors → distill's, the key scrubbed."""
+        return translate_errors(self._errors, self.teacher, self.name, self._secret)
 
     async def aclose(self) -> None:
         await self._clients.aclose()
