@@ -3,8 +3,9 @@
 It is not a model. It answers bundled example tasks right with probability p_correct (so the
 graders have something to judge) and anything else with a generic reply, and it reproduces what
 makes real teachers hard to harvest from: latency, RPM/TPM limits with their headers, 5xx, bad
-bodies, dropped and stalled connections, DeepSeek's keep-alive blank lines, and the different
-places each API puts its reasoning.
+bodies, dropped and stalled connections, DeepSeek's keep-alive blank lines, the different
+places each API puts its reasoning, prompt caching, and both Batch APIs (openai_batches.py,
+anthropic_batches.py), whose items are answered by the same code as the sync endpoints.
 """
 
 from __future__ import annotations
@@ -16,9 +17,22 @@ import math
 import random
 from typing import Any
 
-from distill.sim.answers import Answer, TaskIndex, generate_answer, text_of
+from distill.sim.answering import (
+    BAD_BODY,
+    DEFAULT_MAX_TOKENS,
+    Answerer,
+    Parsed,
+    fingerprint_key,
+    parse,
+)
+from distill.sim.answers import TaskIndex
+from distill.sim.anthropic_batches import AnthropicBatches
+from distill.sim.batchcore import ItemRunner
 from distill.sim.config import SimConfig
+from distill.sim.files import FileStore
 from distill.sim.limits import Latency, RateLimiter, SimStats
+from distill.sim.openai_batches import OpenAIBatches
+from distill.sim.routes import Route, resolve
 from distill.sim.server import (
     Drop,
     HttpServer,
@@ -29,18 +43,10 @@ from distill.sim.server import (
     Stall,
     Truncated,
 )
-from distill.sim.wire import (
-    MODELS,
-    anthropic_body,
-    cut_to_budget,
-    error_response,
-    json_bytes,
-    openai_body,
-    reasoning_placement,
-    tokens,
-)
+from distill.sim.wire import MODELS, error_response, json_bytes
 
-DEFAULT_MAX_TOKENS = 32768
+__all__ = ["DEFAULT_MAX_TOKENS", "SAMPLE_INDEX_HEADER", "TeacherSim"]
+
 SAMPLE_INDEX_HEADER = "x-distill-sample-index"
 
 
@@ -48,20 +54,24 @@ class TeacherSim:
     """The simulator app on its HTTP server, in the current event loop."""
 
     def __init__(self, config: SimConfig | None = None) -> None:
-        self.config = config or SimConfig()
-        self._latency = Latency.parse(self.config.latency)
-        self._latency_rng = random.Random(f"latency|{self.config.seed}")
-        self._fault_rng = random.Random(self.config.seed)
-        self._limits = RateLimiter(self.config.rpm, self.config.tpm, self.config.limit_window_s)
-        self._tasks = TaskIndex.load(self.config.task_files)
-        self._stats = SimStats(self.config.record_arrivals)
-        self._ids = 0
-        self._server = HttpServer(self._handle, self.config.host, self.config.port)
+        self.config = cfg = config or SimConfig()
+        self._latency = Latency.parse(cfg.latency)
+        self._latency_rng = random.Random(f"latency|{cfg.seed}")
+        self._fault_rng = random.Random(cfg.seed)
+        self._limits = RateLimiter(cfg.rpm, cfg.tpm, cfg.limit_window_s)
+        self._stats = SimStats(cfg.record_arrivals)
+        self._answerer = Answerer(cfg, TaskIndex.load(cfg.task_files))
+        runner = ItemRunner(cfg, self._answerer, self._stats)
+        self._openai_batches = OpenAIBatches(runner, FileStore())
+        self._anthropic_batches = AnthropicBatches(runner, lambda: f"127.0.0.1:{self.port}")
+        self._server = HttpServer(self._handle, cfg.host, cfg.port)
 
     async def start(self) -> None:
         await self._server.start()
 
     async def stop(self) -> None:
+        self._openai_batches.close()
+        self._anthropic_batches.close()
         await self._server.stop()
 
     @property
@@ -76,31 +86,46 @@ class TeacherSim:
         return self._stats.as_dict()
 
     async def _handle(self, req: Request) -> Reply:
-        path = req.path.partition("?")[0]
-        while path.startswith("/v1/"):  # the Anthropic SDK appends /v1 to a base URL ending in /v1
-            path = path[3:]
-        route = _ROUTES.get(path)
-        if route is None:
-            return error_response(False, 404, f"no route {req.method} {req.path}")
-        method, endpoint = route
-        if req.method != method:
-            return error_response(False, 405, f"{path} takes {method}")
-        if endpoint == "health":
+        found = resolve(req.method, req.path)
+        if isinstance(found, list):
+            if not found:
+                return error_response(False, 404, f"no route {req.method} {req.path}")
+            takes = " or ".join(route.method for route in found)
+            return error_response(False, 405, f"{req.path.partition('?')[0]} takes {takes}")
+        route = found.route
+        if route.name == "health":
             return Response(200, b'{"status":"ok"}')
-        if endpoint == "stats":
+        if route.name == "stats":
             return Response(200, json_bytes(self.stats()))
-        if endpoint == "stats/reset":
+        if route.name == "stats/reset":
             self._stats.reset()
             return Response(200, b'{"reset":true}')
-        return await self._api(req, endpoint)
+        if route.name in ("chat", "messages", "models"):
+            return await self._api(req, route)
+        # A batch route: answered at once, so it arrives and departs here.
+        self._stats.arrive("/v1" + route.template, "", req.body)
+        try:
+            reply = self._refusal(req.headers, route.api == "anthropic")
+            if reply is None:
+                batches = (
+                    self._anthropic_batches if route.api == "anthropic" else self._openai_batches
+                )
+                reply = batches.handle(route.name, found, req)
+            self._count(str(reply.status))
+            return reply
+        finally:
+            self._stats.depart()
 
-    async def _api(self, req: Request, endpoint: str) -> Reply:
+    def _count(self, label: str) -> None:
+        self._stats.by_status[label] = self._stats.by_status.get(label, 0) + 1
+
+    async def _api(self, req: Request, route: Route) -> Reply:
         stats = self._stats
-        stats.arrive("/v1/" + endpoint, req.headers.get(SAMPLE_INDEX_HEADER, ""), req.body)
+        stats.arrive("/v1" + route.template, req.headers.get(SAMPLE_INDEX_HEADER, ""), req.body)
         handed_over = False
         try:
-            reply, label = await self._answer(req, endpoint)
-            stats.by_status[label] = stats.by_status.get(label, 0) + 1
+            reply, label = await self._answer(req, route)
+            self._count(label)
             if isinstance(reply, Stall | KeepAliveLines):  # the server finishes these later
                 reply.finished, handed_over = stats.depart, True
             return reply
@@ -108,36 +133,35 @@ class TeacherSim:
             if not handed_over:
                 stats.depart()
 
-    async def _answer(self, req: Request, endpoint: str) -> tuple[Reply, str]:
+    def _refusal(self, headers: dict[str, str], anthropic: bool) -> Response | None:
+        """The 401 of a wrong key, or the status_override error; None to answer."""
         cfg = self.config
-        anthropic = endpoint == "messages"
-        if cfg.api_key and not self._authorized(req.headers):
+        if cfg.api_key and not self._authorized(headers):
             msg = "invalid x-api-key" if anthropic else "Incorrect API key provided"
-            return error_response(anthropic, 401, msg, code="invalid_api_key"), "401"
+            return error_response(anthropic, 401, msg, code="invalid_api_key")
         if cfg.status_override:
             status = cfg.status_override
             msg = f"simulated HTTP {status} (status_override)"
-            return error_response(anthropic, status, msg, headers=self._overloaded(status)), str(
-                status
-            )
-        if endpoint == "models":
+            return error_response(anthropic, status, msg, headers=self._overloaded(status))
+        return None
+
+    async def _answer(self, req: Request, route: Route) -> tuple[Reply, str]:
+        cfg = self.config
+        anthropic = route.api == "anthropic"
+        refusal = self._refusal(req.headers, anthropic)
+        if refusal is not None:
+            return refusal, str(refusal.status)
+        if route.name == "models":
             return Response(200, json_bytes(MODELS)), "200"
         try:
-            data = json.loads(req.body)
-            messages = data["messages"]
+            parsed: Parsed | str = parse(json.loads(req.body), anthropic)
             sample_index = int(req.headers.get(SAMPLE_INDEX_HEADER, "0"))
-            if not isinstance(messages, list) or not isinstance(data.get("model", ""), str):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
-            msg = "request body must be a JSON object with 'model' and a 'messages' list"
-            return error_response(anthropic, 400, msg), "400"
-        system = text_of(data.get("system", "")) if anthropic else ""
-        texts = [text_of(m.get("content")) for m in messages if isinstance(m, dict)]
-        prompt_tokens = tokens(system) + sum(tokens(t) for t in texts)
-        budget = data.get("max_completion_tokens") or data.get("max_tokens") or 0
-        if not isinstance(budget, int) or budget < 0:
-            return error_response(anthropic, 400, "max_tokens must be a positive integer"), "400"
-        headers, wait, which = self._limits.check(prompt_tokens + budget, anthropic)
+        except ValueError:
+            parsed = BAD_BODY
+        if isinstance(parsed, str):
+            return error_response(anthropic, 400, parsed), "400"
+        budget = parsed.budget
+        headers, wait, which = self._limits.check(parsed.prompt_tokens + budget, anthropic)
         if wait > 0:
             self._stats.rate_limited += 1
             headers += [
@@ -153,14 +177,9 @@ class TeacherSim:
         if fault == "stall":
             return Stall(cfg.stall_s), "stalled"
         delay = self._latency.sample(self._latency_rng)
-        users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-        prompt = text_of(users[-1].get("content")) if users else ""
-        args = (data, anthropic, prompt, sample_index, prompt_tokens, budget or DEFAULT_MAX_TOKENS)
         if fault is None and cfg.keepalive_interval_s > 0:
-            key = (endpoint, req.headers.get(SAMPLE_INDEX_HEADER, ""), req.body)
-            return KeepAliveLines(
-                cfg.keepalive_interval_s, self._late_body(delay, key, args), headers
-            ), "200"
+            late = self._late_body(delay, parsed, sample_index)
+            return KeepAliveLines(cfg.keepalive_interval_s, late, headers), "200"
         if delay > 0:
             await asyncio.sleep(delay)
         if fault == "drop":
@@ -172,26 +191,31 @@ class TeacherSim:
             return error_response(anthropic, status, msg, headers=self._overloaded(status)), str(
                 status
             )
-        body, completion = self._body(*args)
-        self._limits.refund_tokens(budget - completion if budget else 0)
+        body = self._built(parsed, sample_index, count=fault is None)
         if fault == "malformed":  # half a JSON object and then an HTML error page
             return Response(200, body[: len(body) // 2] + b"<html>bad gateway", headers), fault
         if fault == "truncated":
             return Truncated(Response(200, body, headers)), "truncated"
-        self._stats.ok(
-            (endpoint, req.headers.get(SAMPLE_INDEX_HEADER, ""), req.body),
-            prompt_tokens,
-            completion,
-        )
         return Response(200, body, headers), "200"
 
-    async def _late_body(self, delay: float, key: tuple[str, str, bytes], args: Any) -> bytes:
+    async def _late_body(self, delay: float, parsed: Parsed, sample_index: int) -> bytes:
         await asyncio.sleep(delay)
-        body, completion = self._body(*args)
-        if args[0].get("max_completion_tokens") or args[0].get("max_tokens"):
-            self._limits.refund_tokens(args[5] - completion)
-        self._stats.ok(key, args[4], completion)
-        return body
+        return self._built(parsed, sample_index, count=True)
+
+    def _built(self, parsed: Parsed, sample_index: int, count: bool) -> bytes:
+        """The answer body; refunds unused max_tokens and, for a delivered answer, counts it."""
+        built = self._answerer.build(parsed, sample_index)
+        if parsed.budget:
+            self._limits.refund_tokens(parsed.budget - built.completion)
+        if count:
+            self._stats.ok(
+                fingerprint_key(parsed, sample_index),
+                parsed.prompt_tokens,
+                built.completion,
+                built.cache.read,
+                built.cache.written,
+            )
+        return built.body
 
     def _overloaded(self, status: int) -> list[tuple[str, str]]:
         """Retry-After on 503/529 when configured: how long an overloaded teacher asks for."""
@@ -212,54 +236,3 @@ class TeacherSim:
                 return name
             roll -= rate
         return None
-
-    def _body(
-        self,
-        data: dict[str, Any],
-        anthropic: bool,
-        prompt: str,
-        sample_index: int,
-        prompt_tokens: int,
-        budget: int,
-    ) -> tuple[bytes, int]:
-        """The answer in the wire format; returns (body, completion tokens)."""
-        cfg = self.config
-        model = str(data.get("model") or "sim-r1")
-        ans: Answer = generate_answer(
-            prompt, self._tasks.match(prompt), sample_index, cfg.seed, cfg.p_correct
-        )
-        low = model.lower()
-        place = reasoning_placement(low)
-        thinking = data.get("thinking")
-        if anthropic:
-            think = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
-        else:
-            think = place != "none"
-        reasoning, content, cut = cut_to_budget(ans.reasoning if think else "", ans.content, budget)
-        completion = tokens(reasoning) + tokens(content)
-        self._ids += 1
-        if anthropic:
-            return anthropic_body(
-                self._ids,
-                model,
-                reasoning,
-                content,
-                cut,
-                prompt_tokens,
-                completion,
-                redacted="redacted" in low,
-            ), completion
-        body = openai_body(
-            self._ids, model, place, reasoning, content, cut, prompt_tokens, completion
-        )
-        return body, completion
-
-
-_ROUTES = {
-    "/chat/completions": ("POST", "chat/completions"),
-    "/messages": ("POST", "messages"),
-    "/models": ("GET", "models"),
-    "/stats": ("GET", "stats"),
-    "/stats/reset": ("POST", "stats/reset"),
-    "/health": ("GET", "health"),
-}

@@ -73,6 +73,16 @@ def add_sim_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="GET /stats lists each API request's arrival time and fingerprint",
     )
+    add("--batch-delay-s", default="0", help="seconds until a batch ends (0: by the first look)")
+    add("--batch-expire-rate", default="0", help="fraction of batch items that expire (0)")
+    add("--batch-fail-rate", default="0", help="fraction of batch items that error (0)")
+    add("--cache-min-tokens", default="1024", help="shortest prompt cached (1024 tokens)")
+    add("--cache-ttl-s", default="300", help="prompt cache entry lifetime after last use (300)")
+    add(
+        "--reasoning-tokens",
+        default="0",
+        help="pad each answer's reasoning to about this many tokens (0 = off)",
+    )
     add(
         "--tasks",
         nargs="+",
@@ -115,6 +125,12 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         retry_after=args.retry_after,
         record_arrivals=args.record_arrivals,
         task_files=tuple(args.tasks),
+        batch_delay_s=num("batch-delay-s", float),
+        batch_expire_rate=num("batch-expire-rate", float),
+        batch_fail_rate=num("batch-fail-rate", float),
+        cache_min_tokens=num("cache-min-tokens", int),
+        cache_ttl_s=num("cache-ttl-s", float),
+        reasoning_tokens=num("reasoning-tokens", int),
     )
 
 

@@ -37,6 +37,17 @@ class SimConfig:
     retry_after: str = ""
     record_arrivals: bool = False  # GET /stats lists (arrival time, request fingerprint)
     task_files: tuple[str, ...] = ()
+    # Batch APIs: seconds from creation until a batch ends (0 = ended by the first status
+    # check), and the fractions of items that expire / error, drawn from seed + custom_id.
+    batch_delay_s: float = 0.0
+    batch_expire_rate: float = 0.0
+    batch_fail_rate: float = 0.0
+    # Prompt caching: the shortest prompt (or marked prefix) cached, and how long an entry
+    # lives after its last use.
+    cache_min_tokens: int = 1024
+    cache_ttl_s: float = 300.0
+    # When > 0, each answer's reasoning is padded to about this many tokens (±30 %).
+    reasoning_tokens: int = 0
 
     def __post_init__(self) -> None:
         check_host(self.host)
@@ -45,14 +56,22 @@ class SimConfig:
             raise ConfigError(f"sim port must be 0..65535, got {self.port}")
         if not 0.0 <= self.p_correct <= 1.0:
             raise ConfigError(f"sim p_correct must be between 0 and 1, got {self.p_correct}")
-        for name in ("rpm", "tpm", "stall_s", "keepalive_interval_s"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"sim {name} must be >= 0, got {getattr(self, name)}")
+        nonneg = ("rpm", "tpm", "stall_s", "keepalive_interval_s", "batch_delay_s")
+        for name in (*nonneg, "cache_min_tokens", "cache_ttl_s", "reasoning_tokens"):
+            value = getattr(self, name)
+            if not (value >= 0 and math.isfinite(value)):  # also refuses NaN
+                raise ConfigError(f"sim {name} must be a finite number >= 0, got {value}")
         if self.limit_window_s <= 0:
             raise ConfigError(f"sim limit_window_s must be > 0, got {self.limit_window_s}")
         rates = self.fault_rates()
         if any(not 0.0 <= r <= 1.0 for r in rates.values()) or sum(rates.values()) > 1.0 + 1e-9:
             raise ConfigError(f"sim fault rates must each be in 0..1 and sum to <= 1, got {rates}")
+        batch = (self.batch_expire_rate, self.batch_fail_rate)
+        if any(not 0.0 <= r <= 1.0 for r in batch) or sum(batch) > 1.0 + 1e-9:
+            raise ConfigError(
+                "sim batch_expire_rate and batch_fail_rate must each be in 0..1 and sum to <= 1,"
+                f" got {batch}"
+            )
         if self.retry_after and retry_after_seconds(self.retry_after) is None:
             raise ConfigError(
                 f"sim retry_after must be SECONDS or date:SECONDS, got {self.retry_after!r}"

@@ -123,6 +123,9 @@ class SimStats:
     def reset(self) -> None:
         self.requests = self.ok_answers = self.duplicate_ok_answers = self.rate_limited = 0
         self.prompt_tokens = self.completion_tokens = 0
+        self.cache_read_tokens = self.cache_write_tokens = 0
+        self.batches_created = self.batch_items = 0
+        self.batch_items_failed = self.batch_items_expired = self.batch_items_canceled = 0
         self.max_in_flight = self.in_flight
         self.by_endpoint: dict[str, int] = {}
         self.by_status: dict[str, int] = {}
@@ -147,7 +150,16 @@ class SimStats:
         self.in_flight -= 1
         self.last_response_at = time.monotonic()
 
-    def ok(self, key: tuple[str, str, bytes], prompt_tokens: int, completion: int) -> None:
+    def ok(
+        self,
+        key: tuple[str, str, bytes],
+        prompt_tokens: int,
+        completion: int,
+        cache_read: int = 0,
+        cache_write: int = 0,
+    ) -> None:
+        """One answer given: `key` is (endpoint, sample index, canonical body), the same for a
+        sync request and a batch item, so an answer given twice either way is a duplicate."""
         digest = hashlib.blake2b(digest_size=16)
         for part in (key[0].encode(), b"\0", key[1].encode(), b"\0", key[2]):
             digest.update(part)
@@ -158,6 +170,8 @@ class SimStats:
         self.ok_keys.add(fingerprint)
         self.prompt_tokens += prompt_tokens
         self.completion_tokens += completion
+        self.cache_read_tokens += cache_read
+        self.cache_write_tokens += cache_write
 
     def as_dict(self) -> dict[str, Any]:
         names = (
@@ -173,6 +187,13 @@ class SimStats:
             "first_request_at",
             "last_response_at",
             "rate_limited",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "batches_created",
+            "batch_items",
+            "batch_items_failed",
+            "batch_items_expired",
+            "batch_items_canceled",
         )
         out = {name: getattr(self, name) for name in names}
         out["by_endpoint"], out["by_status"] = dict(self.by_endpoint), dict(self.by_status)

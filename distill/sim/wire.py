@@ -92,8 +92,13 @@ def openai_body(
     cut: bool,
     prompt_tokens: int,
     completion: int,
+    *,
+    cached: int = 0,
+    deepseek: bool = False,
 ) -> bytes:
-    """A chat.completion with the reasoning where `place` (reasoning_placement) puts it."""
+    """A chat.completion with the reasoning where `place` (reasoning_placement) puts it.
+
+    `cached` prompt tokens were read from the prompt cache; DeepSeek reports them twice more."""
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if place in ("reasoning", "reasoning_content"):
         message[place] = reasoning
@@ -101,6 +106,16 @@ def openai_body(
         close = "\n</think>\n\n" if place == "think" else "</think>\n\n"
         tail = close + content if content or not cut else ""
         message["content"] = ("<think>\n" if place == "think" else "") + reasoning + tail
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": prompt_tokens + completion,
+        "completion_tokens_details": {"reasoning_tokens": tokens(reasoning)},
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
+    if deepseek:
+        usage["prompt_cache_hit_tokens"] = cached
+        usage["prompt_cache_miss_tokens"] = prompt_tokens - cached
     body = {
         "id": f"chatcmpl-sim{n:010d}",
         "object": "chat.completion",
@@ -114,13 +129,7 @@ def openai_body(
                 "logprobs": None,
             }
         ],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion,
-            "total_tokens": prompt_tokens + completion,
-            "completion_tokens_details": {"reasoning_tokens": tokens(reasoning)},
-            "prompt_tokens_details": {"cached_tokens": 0},
-        },
+        "usage": usage,
         "system_fingerprint": "distill-sim",
     }
     return json_bytes(body)
@@ -135,7 +144,11 @@ def anthropic_body(
     prompt_tokens: int,
     completion: int,
     redacted: bool,
+    *,
+    cache_read: int = 0,
+    cache_write: int = 0,
 ) -> bytes:
+    """A message; input_tokens are the prompt tokens neither read from nor written to the cache."""
     blocks: list[dict[str, Any]] = []
     if reasoning:
         digest = hashlib.blake2b(reasoning.encode(), digest_size=48).digest()
@@ -162,10 +175,10 @@ def anthropic_body(
             "stop_reason": "max_tokens" if cut else "end_turn",
             "stop_sequence": None,
             "usage": {
-                "input_tokens": prompt_tokens,
+                "input_tokens": prompt_tokens - cache_read - cache_write,
                 "output_tokens": completion,
-                "cache_read_input_tokens": 0,
-                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": cache_read,
+                "cache_creation_input_tokens": cache_write,
             },
         }
     )
