@@ -203,6 +203,11 @@ def test_sigkill_mid_wave_then_rerun_matches_an_uninterrupted_run(tmp_path: Path
     samples = tmp_path / "killed" / "out" / "samples.jsonl"
     assert comparable_rows(samples) == comparable_rows(tmp_path / "reference/out/samples.jsonl")
     assert uninterrupted <= paid <= uninterrupted + in_flight * K
+    for config in (reference, killed):
+        assert run_cli("grade", "-c", str(config), "--quiet").returncode == 0
+    graded = [comparable_rows(tmp_path / run / "out" / "graded.jsonl")
+              for run in ("reference", "killed")]  # fmt: skip
+    assert graded[0] == graded[1]
 
 
 @pytest.mark.parametrize(
