@@ -118,6 +118,25 @@ def test_anthropic_marker_in_a_message(an: anthropic.Anthropic) -> None:
     assert found is not None and found[1] == prefix
 
 
+def test_anthropic_reads_the_longest_cached_marked_prefix(an: anthropic.Anthropic) -> None:
+    # A system prompt shared by two tasks, each prompt marked too: the second task reads the
+    # system prompt from the cache and writes only its own part, as the API bills it.
+    system = [{"type": "text", "text": LONG, "cache_control": MARK}]
+
+    def marked(text: str) -> list[dict[str, Any]]:
+        return [
+            {"role": "user", "content": [{"type": "text", "text": text, "cache_control": MARK}]}
+        ]
+
+    first, second = MATH, MATH + " Show your work."
+    assert usage_of(an, system=system, messages=marked(first)) == (
+        0, tokens(LONG) + tokens(first), 0)  # fmt: skip
+    assert usage_of(an, system=system, messages=marked(second)) == (
+        0, tokens(second), tokens(LONG))  # fmt: skip
+    assert usage_of(an, system=system, messages=marked(second)) == (
+        0, 0, tokens(LONG) + tokens(second))  # fmt: skip
+
+
 def test_anthropic_no_marker_or_a_short_prefix_is_not_cached(an: anthropic.Anthropic) -> None:
     plain = [{"type": "text", "text": LONG}]
     short = [{"type": "text", "text": "Be brief.", "cache_control": MARK}]

@@ -220,4 +220,3 @@ def summarize(groups: list[Group]) -> dict[str, int]:
         "accepted": sum(g.statuses.count(PASSED) for g in groups),
         **{outcome: outcomes.get(outcome, 0) for outcome in OUTCOMES},
     }
-

@@ -1,10 +1,10 @@
 """Prompt caching as the two APIs bill it, and the canonical request form it and /stats key on.
 
 Anthropic caches explicitly: `cache_control` markers on system or message content blocks; the
-prefix up to and including the last marked block is read from the cache (a hit) or written to it
-(a miss). OpenAI caches automatically: a prompt of at least cache_min_tokens whose messages (role
-and text) were seen again within the TTL has its tokens, rounded down to a multiple of 128,
-reported as cached.
+longest marked prefix in the cache is read from it, and the rest up to the last marked block is
+written to it. OpenAI caches automatically: a prompt of at least cache_min_tokens whose messages
+(role and text) were seen again within the TTL has its tokens, rounded down to a multiple of
+128, reported as cached.
 
 `cache_control` markers change what is billed, never the answer, so canonical() drops them: the
 sync and batch endpoints fingerprint the same canonical body, and a request sent once with and
@@ -83,29 +83,31 @@ def _marked(block: Any) -> bool:
     return isinstance(block, dict) and isinstance(block.get("cache_control"), dict)
 
 
-def anthropic_prefix(data: dict[str, Any]) -> tuple[list[Any], int] | None:
-    """The cached prefix of a messages body (system, then messages, up to and including the
-    last block with a cache_control marker) and its tokens; None when nothing is marked.
+def anthropic_prefixes(data: dict[str, Any]) -> list[tuple[list[Any], int]]:
+    """Each cacheable prefix of a messages body (system, then messages, up to and including a
+    block with a cache_control marker) and its tokens, shortest first; empty when none is marked.
 
     Tokens follow the prompt count in answering.py: a partly cached system or message counts
-    the text of its blocks up to the marker, so the prefix never exceeds the whole prompt."""
+    the text of its blocks up to the marker, so a prefix never exceeds the whole prompt."""
     system = data.get("system") or ""
     parts: list[tuple[str, list[Any]]] = [("system", _blocks(system))]
     for message in data.get("messages") or []:
         if isinstance(message, dict):
             parts.append((str(message.get("role", "")), _blocks(message.get("content", ""))))
-    last = None
-    for p, (_, blocks) in enumerate(parts):
+    found = []
+    for p, (role, blocks) in enumerate(parts):
         for b, block in enumerate(blocks):
             if _marked(block):
-                last = (p, b)
-    if last is None:
-        return None
-    p, b = last
-    prefix: list[Any] = [[role, blocks] for role, blocks in parts[:p]]
-    prefix.append([parts[p][0], parts[p][1][: b + 1]])
-    count = sum(tokens(text_of(blocks)) for _, blocks in prefix)
-    return prefix, count
+                prefix: list[Any] = [[r, bs] for r, bs in parts[:p]]
+                prefix.append([role, blocks[: b + 1]])
+                found.append((prefix, sum(tokens(text_of(bs)) for _, bs in prefix)))
+    return found
+
+
+def anthropic_prefix(data: dict[str, Any]) -> tuple[list[Any], int] | None:
+    """The longest cacheable prefix (up to the last marker) and its tokens; None if unmarked."""
+    found = anthropic_prefixes(data)
+    return found[-1] if found else None
 
 
 class Caches:
@@ -119,13 +121,16 @@ class Caches:
         self._openai = PromptCache(ttl_s, clock)
 
     def anthropic(self, model: str, data: dict[str, Any]) -> CacheUse:
-        found = anthropic_prefix(data)
-        if found is None or found[1] < self.min_tokens:
+        # As the API does: the longest marked prefix already cached is read, the rest up to the
+        # last marker is written, and every marked prefix is cached from now on.
+        found = [(p, n) for p, n in anthropic_prefixes(data) if n >= self.min_tokens]
+        if not found:
             return NO_CACHE
-        prefix, count = found
-        if self._anthropic.touch(_digest(model, canonical(prefix))):
-            return CacheUse(read=count)
-        return CacheUse(written=count)
+        read = 0
+        for prefix, count in found:
+            if self._anthropic.touch(_digest(model, canonical(prefix))):
+                read = max(read, count)
+        return CacheUse(read=read, written=found[-1][1] - read)
 
     def openai(self, model: str, messages: list[Any], prompt_tokens: int) -> CacheUse:
         if prompt_tokens < self.min_tokens:
