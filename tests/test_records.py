@@ -251,6 +251,7 @@ def test_sample_round_trip_without_verdict() -> None:
         "completion_tokens": 20,
         "reasoning_tokens": 15,
         "cached_tokens": 4,
+        "cache_write_tokens": 0,
     }
     back = sample_from_dict(json.loads(json.dumps(row)))
     assert back == sample
