@@ -238,3 +238,21 @@ def test_history_is_json(tmp_path: Path) -> None:
     line = (tmp_path / "out" / "history.jsonl").read_text().splitlines()[-1]
     figures = json.loads(line)["stages"]["harvest"]["adaptive"]["sim"]
     assert figures["saturated"] == figures["tasks"] and figures["samples"] == K * figures["tasks"]
+
+
+def test_code_and_merge_answers_are_graded_live_in_the_sandbox(tmp_path: Path) -> None:
+    # Code verdicts run the programs (sandbox, worker processes) while the harvest waits on them.
+    teacher = _adaptive_toml("URL", k=1, n=4, m=2)
+    with running_sim(SimConfig(seed=3, p_correct=0.5)) as url:
+        config = write_config(tmp_path, url, kinds=("code", "merge"),
+                              teacher=teacher.replace("URL", url))  # fmt: skip
+        done = run_cli("run", "-c", str(config), "--quiet")
+        assert done.returncode == 0, done.stderr
+        sent = sim_stats(url)["requests"]
+    summary = read_jsonl(tmp_path / "out" / "history.jsonl")[-1]["stages"]
+    assert summary["grade"]["cached"] == summary["grade"]["total"] == sent
+    statuses = _by_task(tmp_path / "out" / "graded.jsonl")
+    graders = {r["verdict"]["grader"] for r in read_jsonl(tmp_path / "out" / "graded.jsonl")}
+    assert graders == {"code", "merge"}
+    for task_id, verdicts in statuses.items():
+        assert _replay(verdicts, _teacher(k=1, n=4, m=2))[0] == len(verdicts), task_id

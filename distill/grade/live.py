@@ -2,7 +2,8 @@
 
 The same graders, options and verdict cache as run_grade, so the grade stage that follows is a
 cache read and gives the same verdicts. Graders run in a process pool beside the event loop (a
-code verdict runs programs for seconds); the loop only waits on futures.
+code verdict runs programs for seconds); the loop only waits on futures. Grading on Ray
+(`grade.executor = "ray"`) applies to the grade stage; these verdicts are computed here.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ class LiveJudge:
         self._cache = diskcache.Cache(
             str(config.cache / "grade"), eviction_policy="none", size_limit=2**62
         )
-        self._pool: ProcessPoolExecutor | None = None
+        # Forked now, before the harvest's event loop and HTTP clients start threads: a fork
+        # from a threaded process can inherit a lock held by another thread (the pool forks
+        # every worker at its first task when it uses fork).
+        count = config.grade.workers or os.cpu_count() or 1
+        self._pool = ProcessPoolExecutor(
+            max_workers=count, initializer=runner.init_worker, initargs=(runner.hide_paths(config),)
+        )
+        self._pool.submit(os.getpid).result()
         self._running: dict[str, asyncio.Future[str]] = {}
         self._graded: set[str] = set()  # keys graded this run (what --regrade redoes once)
         self.graded = 0  # verdicts computed, not read from the cache
@@ -65,23 +73,13 @@ class LiveJudge:
     async def _grade(self, key: str, grader: Grader, task: Task, row: dict[str, Any]) -> str:
         job = (grader, task, sample_from_dict(row), runner.options_of(self.config, grader))
         loop = asyncio.get_running_loop()
-        verdict = await loop.run_in_executor(self._workers(), runner.grade_one, job)
+        verdict = await loop.run_in_executor(self._pool, runner.grade_one, job)
         self.graded += 1
         self._graded.add(key)
         if verdict.status != "error":  # a harness failure is graded again next run
             self._cache.set(key, verdict.to_dict())
         return verdict.status
 
-    def _workers(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            count = self.config.grade.workers or os.cpu_count() or 1
-            hide = runner.hide_paths(self.config)
-            self._pool = ProcessPoolExecutor(
-                max_workers=count, initializer=runner.init_worker, initargs=(hide,)
-            )
-        return self._pool
-
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._cache.close()
