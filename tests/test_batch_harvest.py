@@ -4,6 +4,7 @@ waits is collected by the next without paying twice; a finished night sends noth
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,14 @@ def test_fixed_batch_night_submits_and_the_next_collects(tmp_path: Path, provide
         samples = tmp_path / "out" / "samples.jsonl"
         assert read_jsonl(samples) == []
         assert sim_stats(url)["batches_created"] == 1
+        status = run_cli("status", "-c", str(config), env={"COLUMNS": "200"})
+        assert status.returncode == 0, status.stderr
+        assert re.search(
+            r"batches not yet collected.*\n(.*\n)*.*│ sim +│ +1 │ +36 │", status.stdout
+        )
         wait_for(lambda: _harvest(config) is None and read_jsonl(samples), "the batch to end")
+        status = run_cli("status", "-c", str(config), env={"COLUMNS": "200"})
+        assert "batches not yet collected" not in status.stdout
         stats = sim_stats(url)
         rows = read_jsonl(samples)
         assert len(rows) == 12 * 3 and all(r["status"] == "ok" for r in rows)

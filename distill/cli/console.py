@@ -344,6 +344,13 @@ def status_tables(data: ReportData) -> list[Table]:
     if data.adaptive:
         tables.append(adaptive_table(f"adaptive sampling (run {data.adaptive_run})",
                                      data.adaptive))  # fmt: skip
+    if data.open_batches:
+        table = _columns("batches not yet collected (the next harvest or --wait collects them)",
+                         ("teacher", "batches", "requests", "oldest submitted"))  # fmt: skip
+        for teacher, (batches, requests, oldest) in sorted(data.open_batches.items()):
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(oldest))
+            table.add_row(teacher, f"{batches:,}", f"{requests:,}", when)
+        tables.append(table)
     spend = summary.spend(data)
     if spend:
         table = _columns("$ per accepted sample", summary.SPEND_COLUMNS)

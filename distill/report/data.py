@@ -54,6 +54,8 @@ class ReportData:
     # The newest harvest's adaptive teachers (teacher → tasks, samples, accepted, outcomes)
     adaptive: dict[str, dict[str, int]] = field(default_factory=dict)
     adaptive_run: str = ""
+    # Batches submitted and not yet collected: teacher → (batches, requests, oldest time.time())
+    open_batches: dict[str, tuple[int, int, float]] = field(default_factory=dict)
 
     @property
     def last_run(self) -> dict[str, Any] | None:
@@ -107,7 +109,26 @@ def load(
         spend=spend_of(samples) if samples_file == graded else last_spend(history),
         adaptive=adaptive,
         adaptive_run=adaptive_run,
+        open_batches=open_batches(out / "batches"),
     )
+
+
+def open_batches(folder: Path) -> dict[str, tuple[int, int, float]]:
+    """What each batch teacher's state file (`<out>/batches/<teacher>.json`, written by the
+    harvest) still waits for: batches, requests, and when the oldest was submitted."""
+    found: dict[str, tuple[int, int, float]] = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            submissions = json.loads(path.read_text(encoding="utf-8"))["submissions"]
+            if submissions:
+                found[path.stem] = (
+                    len(submissions),
+                    sum(len(s["keys"]) for s in submissions),
+                    min(float(s["created_at"]) for s in submissions),
+                )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("%s: unreadable batch state (%s)", path, exc)
+    return found
 
 
 def samples_frame(path: Path | None, kinds: dict[str, str]) -> Any:
