@@ -20,6 +20,8 @@ from factories import (
     write_config,
 )
 
+from distill.config import load_config
+from distill.harvest.dryrun import dry_run
 from distill.sim import SimConfig, running_sim
 
 PROVIDERS = {
@@ -58,6 +60,11 @@ def test_fixed_batch_night_submits_and_the_next_collects(tmp_path: Path, provide
         assert re.search(
             r"batches not yet collected.*\n(.*\n)*.*│ sim +│ +1 │ +36 │", status.stdout
         )
+        dry = run_cli("harvest", "-c", str(config), "--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert "sim: 36 requests are in batches not yet collected" in dry.stdout
+        (estimate,) = dry_run(load_config(config)).teachers
+        assert (estimate.in_batches, estimate.to_send) == (36, 0)
         wait_for(lambda: _harvest(config) is None and read_jsonl(samples), "the batch to end")
         status = run_cli("status", "-c", str(config), env={"COLUMNS": "200"})
         assert "batches not yet collected" not in status.stdout

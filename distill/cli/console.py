@@ -96,6 +96,9 @@ def print_dry_run(plan: DryRun) -> None:
         )  # fmt: skip
     out.print(table)
     for t in plan.teachers:
+        if t.in_batches:
+            out.print(f"{t.teacher}: {t.in_batches:,} requests are in batches not yet collected "
+                      "(paid; the next harvest collects them, not counted above)")  # fmt: skip
         if t.settled:
             out.print(f"{t.teacher}: {t.settled:,} of {t.tasks:,} tasks are done by their cached, "
                       "graded answers")  # fmt: skip

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from math import comb
+from pathlib import Path
 from typing import Any
 
 from distill.config import Config, TeacherConfig
@@ -23,6 +24,7 @@ from distill.harvest.adaptive import FAILED, PASSED, decide
 from distill.harvest.cache import SampleCache
 from distill.harvest.plan import PlannedRequest, plan_of
 from distill.harvest.prices import Rates, price_of, rates_of
+from distill.harvest.providers import base_url_of
 from distill.harvest.shards import harvest_places
 from distill.records import JUDGED, iter_samples
 
@@ -48,6 +50,7 @@ class TeacherEstimate:
     min_to_send: int = 0  # every task's first accept_per_task answers pass
     min_cost_usd: float = 0.0
     settled: int = 0  # tasks their cached, graded answers already end: nothing to send
+    in_batches: int = 0  # requests in submitted batches not yet collected: paid, not sent again
     pass_rate: float | None = None  # this teacher's passes / judged in graded.jsonl
     expected_per_task: float | None = None  # answers a task gets at pass_rate (cached too)
     expected_to_send: float | None = None  # a fixed teacher's is to_send
@@ -96,6 +99,7 @@ def dry_run(config: Config) -> DryRun:
     places = harvest_places(config)
     cache = SampleCache(places.cache, places.read_also)
     seen: set[str] = set()
+    submitted = _in_open_batches(config, places.out)
     first: PlannedRequest | None = None
     try:
         for request in plan:
@@ -103,6 +107,9 @@ def dry_run(config: Config) -> DryRun:
             estimate = estimates[name]
             estimate.planned += 1
             tasks[name].add(request.task_id)
+            if request.key in submitted.get(name, ()):  # its answer is on its way
+                estimate.in_batches += 1
+                seen.add(request.key)
             cached = request.key in seen or (not config.harvest.refresh and request.key in cache)
             if teachers[name].adaptive:
                 groups.setdefault((name, request.task_id), []).append((request, cached))
@@ -163,6 +170,18 @@ def dry_run(config: Config) -> DryRun:
             **first.params,
         }
     return DryRun(list(estimates.values()), example)
+
+
+def _in_open_batches(config: Config, out: Path) -> dict[str, set[str]]:
+    """Each batch teacher's request keys in batches submitted and not yet collected."""
+    from distill.harvest.batch.store import BatchStore  # only for batch teachers
+
+    keys: dict[str, set[str]] = {}
+    for name, teacher in config.teachers.items():
+        if teacher.mode == "batch":
+            store = BatchStore(out / "batches", name, base_url_of(teacher))
+            keys[name] = {key for sub in store.load() for key in sub.keys}
+    return keys
 
 
 def _tokens(request: PlannedRequest) -> tuple[int, int]:
