@@ -232,7 +232,12 @@ def test_harvest_summary_shows_cache_batches_and_adaptive_tasks(tmp_path: Path) 
     text = screen.export_text()
     assert "12,000 tokens read, 3,000 written: $0.0321 saved" in text
     assert "20 submitted, 15 collected, 5 still open" in text
-    assert re.search(r"│ r1 +│ +10 │ +2\.50 │ +0\.80 │ +7 │ +2 │ +1 │ +0 │ +0 │ +0 │", text)
+    assert re.search(r"adaptive: r1 +│ 10 tasks, 2\.50 sent and 0\.80 accepted per task; "
+                     r"7 saturated, 2 gave up, 1 exhausted", text)  # fmt: skip
+    narrow = Console(record=True, width=80, file=io.StringIO())
+    narrow.print(harvest_table(HarvestResult(tmp_path / "samples.jsonl", stats, 25, {})))
+    folded = narrow.export_text()  # on an 80-column terminal the line folds, nothing is cut
+    assert "2 gave up, 1 exhausted" in folded and "0.80 accepted per task" in folded
 
     plain = HarvestStats(planned=4, to_send=4)  # a fixed, synchronous harvest: none of that
     screen = Console(record=True, width=200, file=io.StringIO())

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -111,7 +111,7 @@ def print_dry_run(plan: DryRun) -> None:
 
 
 def harvest_table(result: HarvestResult) -> RenderableType:
-    """The harvest's figures, and a table of the adaptive teachers' tasks when there are any."""
+    """The harvest's figures, with a line per adaptive teacher: how its tasks ended."""
     s = result.stats
     table = Table(title="harvest", show_header=False)
     for label, value in (
@@ -128,23 +128,26 @@ def harvest_table(result: HarvestResult) -> RenderableType:
         ("samples written", f"{result.written:,} → {result.samples_path}"),
     ):
         table.add_row(label, value)
-    hit, write = getattr(s, "cache_hit_tokens", 0), getattr(s, "cache_write_tokens", 0)
+    hit, write, saving = s.cache_hit_tokens, s.cache_write_tokens, s.cache_saving_usd
     if hit or write:
-        saving = getattr(s, "cache_saving_usd", 0.0)
         table.add_row(
             "prompt cache", f"{hit:,} tokens read, {write:,} written: ${saving:.4f} saved"
         )
-    batch = [getattr(s, f"batch_{k}", 0) for k in ("submitted", "collected", "open")]
+    batch = (s.batch_submitted, s.batch_collected, s.batch_open)
     if any(batch):
         table.add_row("batches", "{:,} submitted, {:,} collected, {:,} still open".format(*batch))
+    for row in per_task(s.adaptive):  # a line a teacher: the table stays two columns wide
+        ended = ", ".join(f"{row[o]:,} {o.replace('_', ' ')}" for o in OUTCOMES if row[o])
+        table.add_row(
+            f"adaptive: {row['teacher']}",
+            f"{row['tasks']:,} tasks, {row['samples_per_task']:.2f} sent and "
+            f"{row['accepted_per_task']:.2f} accepted per task; {ended or 'none ended'}",
+        )
     for kind, n in sorted(s.errors_by_kind.items()):
         table.add_row(f"error: {kind}", f"{n:,}")
     for teacher, message in result.fatal.items():
         table.add_row(f"stopped: {teacher}", message)
-    adaptive = getattr(s, "adaptive", None)
-    if not adaptive:
-        return table
-    return Group(table, adaptive_table("adaptive sampling this run", adaptive))
+    return table
 
 
 def adaptive_table(title: str, adaptive: dict[str, dict[str, int]]) -> Table:
