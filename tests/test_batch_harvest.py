@@ -104,7 +104,7 @@ def test_adaptive_batch_with_wait_matches_adaptive_sync(tmp_path: Path, provider
 
 
 def test_a_run_killed_while_waiting_is_collected_by_the_next(tmp_path: Path) -> None:
-    with running_sim(SimConfig(seed=3, batch_delay_s=1.0)) as url:
+    with running_sim(SimConfig(seed=3, batch_delay_s=2.0)) as url:  # the kill lands first
         config = _config(tmp_path, url, "anthropic", "", wait=True)
         process = start_cli("harvest", "-c", str(config), "--quiet")
         state = tmp_path / "out" / "batches" / "sim.json"

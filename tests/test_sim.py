@@ -513,7 +513,9 @@ def test_many_concurrent_keep_alive_connections() -> None:
             results = await asyncio.gather(*(two() for _ in range(300)))
         return [code for pair in results for code in pair]
 
-    with running_sim(SimConfig(latency="0.2")) as base:
+    # A second of latency: long enough for all 300 connections to be open at once even on a
+    # slow, busy machine (0.2 s was not, on CI's two cores).
+    with running_sim(SimConfig(latency="1.0")) as base:
         codes = asyncio.run(go(base))
         stats = _HTTP.get(base + "/stats").json()
     assert codes == [200] * 600 and stats["ok_answers"] == 600
