@@ -125,11 +125,10 @@ def run_harvest(
         stats.cached = len(fixed) - len(pending)  # duplicates of one request count as hits
         stats.to_send = len(pending)
         groups = adaptive.groups_of([r for r in plan if r.teacher in waved], config)
-        senders = {r.teacher for r in pending} | {
-            g.teacher for g in groups if refresh or any(r.key not in cache for r in g.requests)
-        }
+        # Fixed teachers' keys are checked before anything is sent; an adaptive or batch
+        # teacher's only once it has something to send (a settled night needs no key).
+        keys = _api_keys(config, {r.teacher for r in pending})
         if pending or groups:
-            keys = _api_keys(config, senders)
             harvester = _Harvester(config, places, cache, keys, stats, errors, fatal, progress)
             chosen = event_loop.run(harvester.run(pending, groups, judge))
         rows = _samples_in_plan_order(plan, cache, errors, waved, chosen)
@@ -153,20 +152,21 @@ def _unique(plan: list[PlannedRequest]) -> list[PlannedRequest]:
 
 def _api_keys(config: Config, teachers: set[str]) -> dict[str, str]:
     """Read each needed key from its environment variable; fail before sending anything."""
-    keys = {}
-    for name in sorted(teachers):
-        env = config.teachers[name].api_key_env
-        if not env:
-            keys[name] = ""
-            continue
-        value = os.environ.get(env, "").strip()
-        if not value:
-            raise ConfigError(
-                f"teacher {name!r}: environment variable {env} is not set; "
-                f"export {env}=<your key> (named by teachers.{name}.api_key_env in {config.source})"
-            )
-        keys[name] = value
-    return keys
+    return {name: api_key(config, name) for name in sorted(teachers)}
+
+
+def api_key(config: Config, name: str) -> str:
+    """A teacher's key from the environment variable its config names ("" when it names none)."""
+    env = config.teachers[name].api_key_env
+    if not env:
+        return ""
+    value = os.environ.get(env, "").strip()
+    if not value:
+        raise ConfigError(
+            f"teacher {name!r}: environment variable {env} is not set; "
+            f"export {env}=<your key> (named by teachers.{name}.api_key_env in {config.source})"
+        )
+    return value
 
 
 def _samples_in_plan_order(
@@ -263,10 +263,15 @@ class _Harvester:
             from distill.harvest.batch import BatchLane
 
             teacher = self.config.teachers[name]
-            lane = BatchLane(name, teacher, self.api_keys[name], self.places.out, self.cache,
+            lane = BatchLane(name, teacher, self._key(name), self.places.out, self.cache,
                              self.stats, self.errors, self.config.harvest)  # fmt: skip
             self._batch_lanes[name] = lane
         return lane
+
+    def _key(self, name: str) -> str:
+        if name not in self.api_keys:
+            self.api_keys[name] = api_key(self.config, name)
+        return self.api_keys[name]
 
     def _note_charge(self, request: PlannedRequest) -> None:
         known = self._max_charge.get(request.teacher, 0)
@@ -276,7 +281,7 @@ class _Harvester:
         lane = self._lanes.get(name)
         if lane is None:
             teacher = self.config.teachers[name]
-            provider = make_provider(name, teacher, self.api_keys[name])
+            provider = make_provider(name, teacher, self._key(name))
             limiter = TeacherLimiter(teacher.limits, self._max_charge.get(name, 1))
             lane = _Lane(provider, limiter, asyncio.Semaphore(teacher.limits.max_in_flight))
             self._lanes[name] = lane
