@@ -217,6 +217,7 @@ def test_sigkill_mid_wave_then_rerun_matches_an_uninterrupted_run(tmp_path: Path
         ("accept_per_task = 1", "needs max_samples_per_task"),
         ("max_samples_per_task = 4", "need accept_per_task"),
         ('mode = "bulk"', "mode"),
+        ("price = { input = 1.0, batch_output = -0.5 }", "price.batch_output must be >= 0"),
     ],
 )
 def test_bad_adaptive_settings_are_one_line_errors(
@@ -256,3 +257,24 @@ def test_code_and_merge_answers_are_graded_live_in_the_sandbox(tmp_path: Path) -
     assert graders == {"code", "merge"}
     for task_id, verdicts in statuses.items():
         assert _replay(verdicts, _teacher(k=1, n=4, m=2))[0] == len(verdicts), task_id
+
+
+def test_a_settled_night_needs_no_key_and_a_missing_one_is_one_line(tmp_path: Path) -> None:
+    rows = read_jsonl(EXAMPLES["math"])
+    with running_sim(SimConfig(seed=5, p_correct=0.5, api_key="sk-sim")) as url:
+        tasks = write_jsonl(tmp_path / "tasks.jsonl", rows[:6])
+        extra = 'api_key_env = "SIM_API_KEY"'
+        teacher = _adaptive_toml(url).replace("timeout_s", f"{extra}\ntimeout_s", 1)
+        config = write_config(tmp_path, url, tasks=[tasks], teacher=teacher)
+        done = run_cli("harvest", "-c", str(config), "--quiet", env={"SIM_API_KEY": "sk-sim"})
+        assert done.returncode == 0, done.stderr
+        sent = sim_stats(url)["requests"]
+        again = run_cli("harvest", "-c", str(config), "--quiet")  # every task settled: no key
+        assert again.returncode == 0, again.stderr
+        write_jsonl(tasks, rows)  # new tasks need answers, and so the key
+        missing = run_cli("harvest", "-c", str(config), "--quiet")
+        assert sim_stats(url)["requests"] == sent
+    assert missing.returncode == 2
+    assert "SIM_API_KEY is not set" in missing.stderr and "Traceback" not in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    assert len(read_jsonl(tmp_path / "out" / "samples.jsonl")) == sent  # nothing lost

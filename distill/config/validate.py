@@ -24,6 +24,9 @@ def validate(config: Config, file: str) -> None:
             fail(f"{at}.samples_per_task must be at least 1")
         if problem := _adaptive_problem(at, t):
             fail(problem)
+        prices = {k: v for k, v in vars(t.price).items() if v is not None}
+        if bad := sorted(k for k, v in prices.items() if v < 0):
+            fail(f"{at}.price.{bad[0]} must be >= 0 (USD per million tokens)")
         if t.mode == "batch" and "deepseek.com" in t.base_url:
             fail(f'{at}.mode = "batch": DeepSeek\'s API has no Batch API; use mode = "sync"')
         if t.max_tokens < 1:
