@@ -193,21 +193,33 @@ class Driver:
                      "(or --wait) collects them", name, len(waiting))  # fmt: skip
 
     async def _batch_wanted(self, name: str, groups: list[Group]) -> list[PlannedRequest]:
-        """Advance every group as far as its answered samples allow; what it still needs."""
+        """Advance every group as far as its answered samples allow; what they still need.
+
+        Each pass judges the ready waves of every group at once, so collected answers are
+        graded in parallel on the judge's pool, not one after another."""
         teacher = self.config.teachers[name]
         needed: list[PlannedRequest] = []
-        for group in groups:
-            while not group.outcome:
+        moving = [g for g in groups if not g.outcome]
+        while moving:
+            ready: list[tuple[Group, list[dict[str, Any]]]] = []
+            for group in moving:
                 more, outcome = decide(group.statuses, teacher)
                 if not more:
                     group.outcome = outcome
-                    break
+                    continue
                 wave = group.requests[group.sent : group.sent + more]
                 rows = [self.sender.cached(r) or self.sender.errors.get(r.key) for r in wave]
-                if any(row is None for row in rows):  # answers still to come
-                    needed += [r for r, row in zip(wave, rows, strict=True) if row is None]
-                    break
-                group.statuses += [await self._judged(group, row) for row in rows]
+                missing = [r for r, row in zip(wave, rows, strict=True) if row is None]
+                if missing:  # answers still to come
+                    needed += missing
+                else:
+                    ready.append((group, [row for row in rows if row is not None]))
+            judged = await asyncio.gather(
+                *(asyncio.gather(*(self._judged(g, row) for row in rows)) for g, rows in ready)
+            )
+            for (group, _), statuses in zip(ready, judged, strict=True):
+                group.statuses += statuses
+            moving = [group for group, _ in ready]
         return needed
 
 
