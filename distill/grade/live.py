@@ -18,7 +18,7 @@ import diskcache
 from distill.config import Config
 from distill.grade import runner
 from distill.grade.registry import Grader
-from distill.records import Task, sample_from_dict
+from distill.records import Sample, Task, sample_from_dict
 from distill.tasks import load_tasks
 
 
@@ -62,7 +62,7 @@ class LiveJudge:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._running[key] = future
         try:
-            status = await self._grade(key, grader, task, row)
+            status = await self._grade(key, grader, task, sample)
             future.set_result(status)
             return status
         finally:
@@ -70,8 +70,8 @@ class LiveJudge:
             if not future.done():
                 future.cancel()
 
-    async def _grade(self, key: str, grader: Grader, task: Task, row: dict[str, Any]) -> str:
-        job = (grader, task, sample_from_dict(row), runner.options_of(self.config, grader))
+    async def _grade(self, key: str, grader: Grader, task: Task, sample: Sample) -> str:
+        job = (grader, task, sample, runner.options_of(self.config, grader))
         loop = asyncio.get_running_loop()
         verdict = await loop.run_in_executor(self._pool, runner.grade_one, job)
         self.graded += 1
